@@ -1,0 +1,370 @@
+//! Settings, layered: built-in defaults, then an optional TOML file (`--config` /
+//! `MUSTER_CONFIG`), then `MUSTER_*` environment variables, then command-line flags.
+//!
+//! Every setting is declared once as a flag in [`SettingsArgs`] (which clap also reads from
+//! its environment variable, so `muster --help` documents all of them) and once with its
+//! default in [`Settings`]. The layers merge as JSON documents, so no per-field merging code
+//! exists to fall out of date; unknown keys in the file are an error, not silently ignored.
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A secret setting: usable, but never printed by `Debug` (and so never logged).
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The effective settings of one server.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub listen: String,
+    pub metrics_listen: Option<String>,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub database_acquire_timeout_s: u64,
+    pub photo_store: String,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<Secret>,
+    pub s3_force_path_style: Option<bool>,
+    pub s3_server_side_encryption: Option<String>,
+    pub s3_sse_kms_key_id: Option<String>,
+    pub data_dir: PathBuf,
+    pub jwt_secret: Option<Secret>,
+    pub jwt_private_key_file: Option<PathBuf>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl_s: u64,
+    pub refresh_token_ttl_s: u64,
+    pub bootstrap_org: String,
+    pub bootstrap_timezone: String,
+    pub bootstrap_admin_email: String,
+    pub bootstrap_admin_password: Option<Secret>,
+    pub log_format: LogFormat,
+    pub trusted_proxies: Vec<String>,
+    pub json_body_limit_bytes: u64,
+    pub login_max_failures_per_account: u32,
+    pub login_max_failures_per_ip: u32,
+    pub login_failure_window_s: u64,
+    pub shutdown_timeout_s: u64,
+    pub workers: Option<usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:8080".into(),
+            metrics_listen: None,
+            database_url: "sqlite://muster-data/muster.db".into(),
+            database_max_connections: 16,
+            database_acquire_timeout_s: 5,
+            photo_store: "file://muster-data/photos".into(),
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_force_path_style: None,
+            s3_server_side_encryption: None,
+            s3_sse_kms_key_id: None,
+            data_dir: "muster-data".into(),
+            jwt_secret: None,
+            jwt_private_key_file: None,
+            jwt_issuer: "muster".into(),
+            jwt_audience: "muster-api".into(),
+            access_token_ttl_s: 15 * 60,
+            refresh_token_ttl_s: 30 * 24 * 3600,
+            bootstrap_org: "Default".into(),
+            bootstrap_timezone: "UTC".into(),
+            bootstrap_admin_email: "admin@example.com".into(),
+            bootstrap_admin_password: None,
+            log_format: LogFormat::Text,
+            trusted_proxies: Vec::new(),
+            json_body_limit_bytes: 1024 * 1024,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_ip: 50,
+            login_failure_window_s: 15 * 60,
+            shutdown_timeout_s: 30,
+            workers: None,
+        }
+    }
+}
+
+/// The command-line and environment layer. Every field is optional: what is not given
+/// falls through to the file, then the defaults.
+#[derive(Clone, Debug, Default, Serialize, clap::Args)]
+pub struct SettingsArgs {
+    /// TOML file with settings (same names as the flags, with `_` for `-`).
+    #[arg(long, global = true, env = "MUSTER_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address to serve the API on [default: 127.0.0.1:8080].
+    #[arg(long, global = true, env = "MUSTER_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Separate address for /metrics; when unset /metrics is served on the API listener.
+    #[arg(long, global = true, env = "MUSTER_METRICS_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
+    /// sqlite://PATH or postgres://... [default: sqlite://muster-data/muster.db].
+    #[arg(long, global = true, env = "MUSTER_DATABASE_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Database connection pool size per server [default: 16].
+    #[arg(long, global = true, env = "MUSTER_DATABASE_MAX_CONNECTIONS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_max_connections: Option<u32>,
+    /// Seconds to wait for a pooled connection before answering 503 [default: 5].
+    #[arg(long, global = true, env = "MUSTER_DATABASE_ACQUIRE_TIMEOUT_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_acquire_timeout_s: Option<u64>,
+    /// file://DIR or s3://BUCKET/PREFIX [default: file://muster-data/photos].
+    #[arg(long, global = true, env = "MUSTER_PHOTO_STORE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_store: Option<String>,
+    /// S3 endpoint for S3-compatible stores (else AWS_ENDPOINT_URL_S3 / AWS).
+    #[arg(long, global = true, env = "MUSTER_S3_ENDPOINT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (else AWS_REGION).
+    #[arg(long, global = true, env = "MUSTER_S3_REGION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_region: Option<String>,
+    /// S3 access key id (else the AWS credential chain).
+    #[arg(long, global = true, env = "MUSTER_S3_ACCESS_KEY_ID")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_access_key_id: Option<String>,
+    /// S3 secret access key (else the AWS credential chain).
+    #[arg(long, global = true, env = "MUSTER_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_secret_access_key: Option<Secret>,
+    /// Path-style S3 addressing [default: true when an endpoint is set].
+    #[arg(long, global = true, env = "MUSTER_S3_FORCE_PATH_STYLE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_force_path_style: Option<bool>,
+    /// S3 server-side encryption: AES256 or aws:kms.
+    #[arg(long, global = true, env = "MUSTER_S3_SERVER_SIDE_ENCRYPTION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_server_side_encryption: Option<String>,
+    /// KMS key id for aws:kms server-side encryption.
+    #[arg(long, global = true, env = "MUSTER_S3_SSE_KMS_KEY_ID")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_sse_kms_key_id: Option<String>,
+    /// Directory for the generated signing key (and the embedded default's data) [default: muster-data].
+    #[arg(long, global = true, env = "MUSTER_DATA_DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// HS256 signing secret, at least 32 bytes.
+    #[arg(long, global = true, env = "MUSTER_JWT_SECRET", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt_secret: Option<Secret>,
+    /// PEM private key (Ed25519 or RSA) to sign access tokens with.
+    #[arg(long, global = true, env = "MUSTER_JWT_PRIVATE_KEY_FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt_private_key_file: Option<PathBuf>,
+    /// `iss` of access tokens [default: muster].
+    #[arg(long, global = true, env = "MUSTER_JWT_ISSUER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt_issuer: Option<String>,
+    /// `aud` of access tokens [default: muster-api].
+    #[arg(long, global = true, env = "MUSTER_JWT_AUDIENCE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt_audience: Option<String>,
+    /// Access token lifetime in seconds [default: 900].
+    #[arg(long, global = true, env = "MUSTER_ACCESS_TOKEN_TTL_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl_s: Option<u64>,
+    /// Refresh token lifetime in seconds [default: 2592000 (30 days)].
+    #[arg(long, global = true, env = "MUSTER_REFRESH_TOKEN_TTL_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token_ttl_s: Option<u64>,
+    /// Name of the organisation created on first start [default: Default].
+    #[arg(long, global = true, env = "MUSTER_BOOTSTRAP_ORG")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap_org: Option<String>,
+    /// Time zone of that organisation [default: UTC].
+    #[arg(long, global = true, env = "MUSTER_BOOTSTRAP_TIMEZONE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap_timezone: Option<String>,
+    /// Email of its first org_admin [default: admin@example.com].
+    #[arg(long, global = true, env = "MUSTER_BOOTSTRAP_ADMIN_EMAIL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap_admin_email: Option<String>,
+    /// Password of that admin; when unset a random one is printed once.
+    #[arg(long, global = true, env = "MUSTER_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap_admin_password: Option<Secret>,
+    /// Log format [default: text].
+    #[arg(long, global = true, env = "MUSTER_LOG_FORMAT", value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+    /// Comma-separated proxy addresses or CIDRs whose Forwarded / X-Forwarded-For is trusted.
+    #[arg(long, global = true, env = "MUSTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Largest JSON request body in bytes [default: 1048576].
+    #[arg(long, global = true, env = "MUSTER_JSON_BODY_LIMIT_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json_body_limit_bytes: Option<u64>,
+    /// Failed logins per account within the window before 429 [default: 5].
+    #[arg(long, global = true, env = "MUSTER_LOGIN_MAX_FAILURES_PER_ACCOUNT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_max_failures_per_account: Option<u32>,
+    /// Failed logins per client address within the window before 429 [default: 50].
+    #[arg(long, global = true, env = "MUSTER_LOGIN_MAX_FAILURES_PER_IP")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_max_failures_per_ip: Option<u32>,
+    /// Window of the failed-login limits in seconds [default: 900].
+    #[arg(long, global = true, env = "MUSTER_LOGIN_FAILURE_WINDOW_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_failure_window_s: Option<u64>,
+    /// Seconds to drain in-flight requests on SIGTERM/SIGINT [default: 30].
+    #[arg(long, global = true, env = "MUSTER_SHUTDOWN_TIMEOUT_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_timeout_s: Option<u64>,
+    /// HTTP worker threads [default: one per core].
+    #[arg(long, global = true, env = "MUSTER_WORKERS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Merges the layers and checks the result.
+    pub fn load(args: &SettingsArgs) -> anyhow::Result<Settings> {
+        let mut merged = serde_json::to_value(Settings::default())?;
+        if let Some(path) = &args.config {
+            merge(&mut merged, read_file_layer(path)?);
+        }
+        merge(&mut merged, serde_json::to_value(args)?);
+        let settings: Settings = serde_json::from_value(merged).context("invalid settings")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if let Some(secret) = &self.jwt_secret
+            && secret.expose().len() < 32
+        {
+            bail!("MUSTER_JWT_SECRET must be at least 32 bytes");
+        }
+        if self.database_max_connections == 0 {
+            bail!("database_max_connections must be at least 1");
+        }
+        if self.access_token_ttl_s == 0 || self.refresh_token_ttl_s == 0 {
+            bail!("token lifetimes must be positive");
+        }
+        if !crate::org::is_valid_timezone(&self.bootstrap_timezone) {
+            bail!(
+                "bootstrap_timezone {:?} is not an IANA time zone",
+                self.bootstrap_timezone
+            );
+        }
+        Ok(())
+    }
+}
+
+fn read_file_layer(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+    let value: toml::Value =
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
+    Ok(serde_json::to_value(value)?)
+}
+
+/// Overlays `top` on `base`, key by key.
+fn merge(base: &mut serde_json::Value, top: serde_json::Value) {
+    match (base, top) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(top)) => {
+            for (key, value) in top {
+                match base.get_mut(&key) {
+                    Some(slot) => merge(slot, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (slot, value) => *slot = value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("muster.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nworkers = 3\n").unwrap();
+        let args = SettingsArgs {
+            config: Some(file),
+            workers: Some(5),
+            ..Default::default()
+        };
+        let s = Settings::load(&args).unwrap();
+        assert_eq!(s.listen, "0.0.0.0:9000");
+        assert_eq!(s.workers, Some(5));
+        assert_eq!(s.jwt_issuer, "muster");
+    }
+
+    #[test]
+    fn unknown_file_keys_and_short_secrets_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("muster.toml");
+        std::fs::write(&file, "lisen = \"0.0.0.0:9000\"\n").unwrap();
+        assert!(
+            Settings::load(&SettingsArgs {
+                config: Some(file),
+                ..Default::default()
+            })
+            .is_err()
+        );
+        let args = SettingsArgs {
+            jwt_secret: Some(Secret::new("short")),
+            ..Default::default()
+        };
+        assert!(Settings::load(&args).is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Settings {
+            jwt_secret: Some(Secret::new("x".repeat(40))),
+            ..Default::default()
+        };
+        assert!(!format!("{s:?}").contains("xxxx"));
+    }
+}

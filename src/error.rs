@@ -1,0 +1,276 @@
+//! Every error answer of the server, decided in one place.
+//!
+//! Handlers return `ApiError`; module errors convert into it here, and only here, so the
+//! mapping of a failure to a status and a stable `code` is written once. Answers are RFC 9457
+//! `application/problem+json`. A 5xx body is opaque: its cause goes to the log (with the
+//! request id from the current span), never to the client.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use std::fmt;
+use utoipa::ToSchema;
+
+use crate::storage::StorageError;
+use crate::users::UserWriteError;
+
+/// The stable machine codes of the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    MalformedRequest,
+    ValidationFailed,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    NotAcceptable,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+impl Code {
+    fn status(self) -> StatusCode {
+        match self {
+            Code::MalformedRequest => StatusCode::BAD_REQUEST,
+            Code::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::Unauthorized => StatusCode::UNAUTHORIZED,
+            Code::Forbidden => StatusCode::FORBIDDEN,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::Conflict => StatusCode::CONFLICT,
+            Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::MalformedRequest => "malformed_request",
+            Code::ValidationFailed => "validation_failed",
+            Code::Unauthorized => "unauthorized",
+            Code::Forbidden => "forbidden",
+            Code::NotFound => "not_found",
+            Code::Conflict => "conflict",
+            Code::PayloadTooLarge => "payload_too_large",
+            Code::UnsupportedMediaType => "unsupported_media_type",
+            Code::NotAcceptable => "not_acceptable",
+            Code::RateLimited => "rate_limited",
+            Code::Unavailable => "unavailable",
+            Code::Internal => "internal",
+        }
+    }
+}
+
+/// One invalid input field.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Path of the field, e.g. `location.lat` or `geometry.coordinates[0][3]`.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub code: Code,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// An error answer. Build it with the constructors; convert module errors with `?`.
+pub struct ApiError {
+    code: Code,
+    detail: String,
+    errors: Vec<FieldError>,
+    retry_after_s: Option<u64>,
+    /// The cause of a 5xx, for the log only.
+    cause: Option<anyhow::Error>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after_s: None,
+            cause: None,
+        }
+    }
+
+    pub fn malformed(detail: impl Into<String>) -> Self {
+        Self::new(Code::MalformedRequest, detail)
+    }
+
+    /// 422 naming the invalid fields.
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            _ => format!("{} fields are invalid", errors.len()),
+        };
+        ApiError {
+            errors,
+            ..Self::new(Code::ValidationFailed, detail)
+        }
+    }
+
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::invalid(vec![FieldError::new(field, message)])
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(Code::Unauthorized, detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(Code::Forbidden, detail)
+    }
+
+    /// 404 for what does not exist and for what the caller may not know exists: the two
+    /// must be indistinguishable, so the text never names the object.
+    pub fn not_found() -> Self {
+        Self::new(Code::NotFound, "no such resource")
+    }
+
+    pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let error = FieldError::new(field, message);
+        ApiError {
+            detail: error.message.clone(),
+            errors: vec![error],
+            ..Self::new(Code::Conflict, "")
+        }
+    }
+
+    pub fn too_large(what: &str, limit: u64) -> Self {
+        Self::new(
+            Code::PayloadTooLarge,
+            format!("{what} is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(Code::UnsupportedMediaType, detail)
+    }
+
+    pub fn rate_limited(retry_after_s: u64) -> Self {
+        ApiError {
+            retry_after_s: Some(retry_after_s.max(1)),
+            ..Self::new(Code::RateLimited, "too many requests")
+        }
+    }
+
+    pub fn unavailable(cause: impl Into<anyhow::Error>) -> Self {
+        ApiError {
+            cause: Some(cause.into()),
+            ..Self::new(Code::Unavailable, "a backing service is unavailable")
+        }
+    }
+
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        ApiError {
+            cause: Some(cause.into()),
+            ..Self::new(Code::Internal, "internal error")
+        }
+    }
+
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    /// The problem document this error answers with.
+    pub fn problem(&self) -> Problem {
+        let status = self.code.status();
+        Problem {
+            kind: format!("urn:muster:problem:{}", self.code.as_str()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code,
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.code.as_str(), self.code.status(), self.detail)?;
+        if let Some(cause) = &self.cause {
+            write!(f, ": {cause:#}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.cause {
+            tracing::error!(code = self.code.as_str(), error = %format!("{cause:#}"), "request failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        ));
+        if let Some(secs) = self.retry_after_s {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        response.json(self.problem())
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Unavailable(_) => ApiError::unavailable(e),
+            _ => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<UserWriteError> for ApiError {
+    fn from(e: UserWriteError) -> Self {
+        let message = e.to_string();
+        match e {
+            UserWriteError::NotFound => ApiError::not_found(),
+            UserWriteError::EmailTaken => ApiError::conflict("email", message),
+            UserWriteError::EmployeeCodeTaken => ApiError::conflict("employee_code", message),
+            UserWriteError::UnknownManager | UserWriteError::ManagerCycle => ApiError::field("manager_id", message),
+            UserWriteError::UnknownSite => ApiError::field("site_ids", message),
+            UserWriteError::LastOrgAdmin => ApiError::field("roles", message),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! HTTP plumbing shared by every route: request ids and metrics, input extractors that
+//! answer with precise problems, pagination, the client address.
+
+pub mod client_ip;
+pub mod extract;
+pub mod observe;
+pub mod page;
+
+pub use client_ip::TrustedProxies;
+pub use extract::{Json, Query};
+pub use observe::RequestId;
+pub use page::{List, page_request};

@@ -1,0 +1,19 @@
+//! muster: an HRMS attendance backend. Employees check in from phones; the server judges
+//! each location against the organisation's geofences, applies its policy, stores every
+//! attempt, and shows locations and photos only to those the policy authorises, auditing
+//! every disclosure.
+
+pub mod access;
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod org;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod storage;
+pub mod telemetry;
+pub mod users;

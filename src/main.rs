@@ -1,0 +1,91 @@
+//! The `muster` binary: `serve` (the default), `migrate`, `org create`.
+
+use clap::{Parser, Subcommand};
+
+use muster::config::{Secret, Settings, SettingsArgs};
+use muster::startup::{self, Application};
+use muster::{bootstrap, storage, telemetry};
+
+#[derive(Parser)]
+#[command(name = "muster", version, about = "HRMS attendance backend", long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default); migrates the database first.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage organisations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Add an organisation with its first org_admin.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        admin_email: String,
+        /// At least 12 characters; a random one is printed when omitted.
+        #[arg(long, env = "MUSTER_ORG_ADMIN_PASSWORD", hide_env_values = true)]
+        admin_password: Option<Secret>,
+        /// IANA time zone of the organisation.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(&cli.settings)?;
+    telemetry::init_logging(settings.log_format);
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    runtime
+        .build()?
+        .block_on(run(cli.command.unwrap_or(Command::Serve), settings))
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            tracing::info!(port = app.port(), "muster is serving");
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            storage::open(&settings.database_url, &startup::db_options(&settings), true).await?;
+            tracing::info!("migrations applied");
+        }
+        Command::Org(OrgCommand::Create {
+            name,
+            admin_email,
+            admin_password,
+            timezone,
+        }) => {
+            let repo = startup::open_repo(&settings).await?;
+            let given = admin_password.as_ref().map(Secret::expose);
+            match bootstrap::create_org(repo.as_ref(), &name, &timezone, &admin_email, given).await? {
+                Ok(created) => {
+                    println!(
+                        "organisation {} ({}) created; org_admin {}",
+                        created.org.name, created.org.id, created.admin.email
+                    );
+                    if let Some(pw) = created.generated_password {
+                        println!("admin password (shown once): {pw}");
+                    }
+                }
+                Err(refused) => anyhow::bail!("cannot create the organisation: {refused}"),
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Organisations (tenants) and their attendance policy.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// How the accuracy circle of a reported location is judged.
+/// (Moves to `geofence` with the decision code.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccuracyRule {
+    Point,
+    Strict,
+    Lenient,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Org {
+    pub id: Uuid,
+    pub name: String,
+    /// IANA time zone name, e.g. `Asia/Kolkata`.
+    pub timezone: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewOrg {
+    pub id: Uuid,
+    pub name: String,
+    pub timezone: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct OrgPatch {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+}
+
+/// What the server does with a check-in judged outside every geofence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GeofenceMode {
+    /// Reject anything but `inside` and any reason.
+    Enforce,
+    /// Accept, with `status: flagged` when there is a reason.
+    #[default]
+    Flag,
+    /// Accept, still recording the verdict.
+    Off,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub location_days: u32,
+    pub photo_days: u32,
+    pub applog_days: u32,
+}
+
+/// The org policy of API.md, with its defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub geofence_mode: GeofenceMode,
+    pub accuracy_rule: AccuracyRule,
+    pub max_accuracy_m: f64,
+    pub require_photo: bool,
+    pub allow_mock_location: bool,
+    pub max_clock_skew_s: u32,
+    pub offline_max_age_h: u32,
+    pub max_speed_kmh: f64,
+    pub retention: Retention,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            geofence_mode: GeofenceMode::Flag,
+            accuracy_rule: AccuracyRule::Point,
+            max_accuracy_m: 100.0,
+            require_photo: false,
+            allow_mock_location: false,
+            max_clock_skew_s: 300,
+            offline_max_age_h: 72,
+            max_speed_kmh: 300.0,
+            retention: Retention {
+                location_days: 400,
+                photo_days: 90,
+                applog_days: 30,
+            },
+        }
+    }
+}
+
+/// Checks an IANA time zone name; the one place that decides what a valid zone is.
+pub fn is_valid_timezone(name: &str) -> bool {
+    name.parse::<chrono_tz::Tz>().is_ok()
+}

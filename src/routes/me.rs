@@ -1,0 +1,37 @@
+//! `GET /v1/me`: the caller and what they may do.
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::users::User;
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    #[serde(flatten)]
+    user: User,
+    /// Effective permissions: the union of the caller's roles' grants, as of this request.
+    permissions: Vec<&'static str>,
+}
+
+#[utoipa::path(get, path = "/v1/me", tag = "users", responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[get("/v1/me")]
+pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    let user = state
+        .repo
+        .get_user(caller.org_id, caller.user_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(HttpResponse::Ok().json(Me {
+        user,
+        permissions: caller.permissions.names(),
+    }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(me);
+}

@@ -1,0 +1,60 @@
+//! HTTP routes, one module per API area: each parses and authorises, then calls the domain.
+
+pub mod audit;
+pub mod auth;
+pub mod me;
+pub mod ops;
+pub mod org;
+pub mod users;
+
+use actix_web::web;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// Registers every API route (not `/metrics`, which `startup` places).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(ops::healthz).service(ops::readyz).service(ops::openapi);
+    cfg.configure(auth::configure)
+        .configure(me::configure)
+        .configure(org::configure)
+        .configure(users::configure)
+        .configure(audit::configure);
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "muster", description = "HRMS attendance backend: geofenced check-ins, private locations and photos."),
+    paths(
+        ops::healthz, ops::readyz, ops::metrics, ops::openapi,
+        auth::login, auth::refresh_tokens, auth::logout,
+        me::me,
+        org::get_org, org::change_org, org::get_policy, org::put_policy, org::list_roles, org::put_role,
+        users::create, users::list, users::get, users::change, users::disable,
+        audit::list, audit::my_disclosures,
+    ),
+    components(schemas(crate::error::Problem, crate::error::Code, crate::error::FieldError)),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI 3.1 document of this server.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

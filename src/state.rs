@@ -1,0 +1,36 @@
+//! What every request handler shares.
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::jwt::Keys;
+use crate::auth::throttle::FailureThrottle;
+use crate::config::Settings;
+use crate::http::TrustedProxies;
+use crate::storage::Repo;
+
+pub struct AppState {
+    pub repo: Arc<dyn Repo>,
+    pub keys: Keys,
+    pub settings: Settings,
+    pub trusted_proxies: TrustedProxies,
+    pub login_failures_by_account: FailureThrottle,
+    pub login_failures_by_ip: FailureThrottle,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, repo: Arc<dyn Repo>, metrics: PrometheusHandle) -> anyhow::Result<Self> {
+        let window = Duration::from_secs(settings.login_failure_window_s);
+        Ok(AppState {
+            keys: Keys::from_settings(&settings)?,
+            trusted_proxies: TrustedProxies::parse(&settings.trusted_proxies)?,
+            login_failures_by_account: FailureThrottle::new(settings.login_max_failures_per_account, window),
+            login_failures_by_ip: FailureThrottle::new(settings.login_max_failures_per_ip, window),
+            repo,
+            settings,
+            metrics,
+        })
+    }
+}

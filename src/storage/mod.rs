@@ -1,0 +1,205 @@
+//! Persistence behind one interface, with PostgreSQL and SQLite implementations.
+//!
+//! The traits speak domain types only; no sqlx type or transaction crosses them. A unit of
+//! work that must be atomic is one method, and an audited change takes its audit entry so
+//! that the change and its record commit together. Expected refusals (a taken email, a
+//! manager cycle) are values in a nested `Result`; the outer error is a database failure.
+//!
+//! Both backends run the same SQL: `sql/*.rs` is compiled once per backend by `include!`
+//! from `postgres.rs` and `sqlite.rs`, each of which supplies its `Db` type and the few
+//! statements that differ (how a write transaction begins, how an org is locked).
+
+mod postgres;
+mod sqlite;
+mod time;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+use crate::access::{PermissionSet, Role};
+use crate::audit::{AuditEntry, AuditFilter};
+use crate::org::{NewOrg, Org, OrgPatch, Policy};
+use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};
+
+pub use time::Timestamp;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+}
+
+impl From<sqlx::Error> for StorageError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => StorageError::Unavailable(e),
+            other => StorageError::Database(other),
+        }
+    }
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A page request: at most `limit` items strictly after the cursor `after`.
+#[derive(Clone, Copy, Debug)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<Uuid>,
+}
+
+/// One page; `next` is the cursor of the following page, if there is one.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Uuid>,
+}
+
+/// The caller as the database knows them right now: read on every request so that a
+/// disabled user, a role change or a new manager takes effect at once.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub org_id: Uuid,
+    pub manager_id: Option<Uuid>,
+    pub status: UserStatus,
+    pub permissions: PermissionSet,
+}
+
+/// What login needs to know about an address.
+#[derive(Clone, Debug)]
+pub struct LoginRecord {
+    pub user_id: Uuid,
+    pub org_id: Uuid,
+    pub status: UserStatus,
+    pub password_hash: Option<String>,
+}
+
+/// Which users a list may show.
+#[derive(Clone, Copy, Debug)]
+pub enum UserScope {
+    Org,
+    /// Everyone whose manager chain contains this user.
+    TeamOf(Uuid),
+}
+
+/// The outcome of presenting a refresh token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    Rotated {
+        user_id: Uuid,
+        org_id: Uuid,
+        family_id: Uuid,
+    },
+    /// A token that was already used: the whole family is now revoked.
+    Reused,
+    /// Unknown, expired, or of a revoked family.
+    Invalid,
+}
+
+#[async_trait]
+pub trait OrgStore: Send + Sync {
+    async fn count_orgs(&self) -> Result<i64>;
+    /// Creates the organisation with default roles and policy, and its first admin.
+    async fn create_org(
+        &self,
+        org: &NewOrg,
+        admin: &NewUser,
+        audit: &[AuditEntry],
+    ) -> Result<Result<(Org, User), UserWriteError>>;
+    async fn get_org(&self, org_id: Uuid) -> Result<Option<Org>>;
+    async fn update_org(&self, org_id: Uuid, patch: &OrgPatch, audit: &AuditEntry) -> Result<Option<Org>>;
+    async fn get_policy(&self, org_id: Uuid) -> Result<Policy>;
+    async fn put_policy(&self, org_id: Uuid, policy: &Policy, audit: &AuditEntry) -> Result<()>;
+    async fn role_grants(&self, org_id: Uuid) -> Result<Vec<(Role, PermissionSet)>>;
+    async fn set_role_grants(&self, org_id: Uuid, role: Role, grants: PermissionSet, audit: &AuditEntry) -> Result<()>;
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// The active state and effective permissions of a user, if the user and, when given,
+    /// the refresh family (session) still exist and are not revoked.
+    async fn principal(&self, user_id: Uuid, session: Option<Uuid>) -> Result<Option<Principal>>;
+    async fn login_record(&self, email_key: &str) -> Result<Option<LoginRecord>>;
+    async fn create_user(
+        &self,
+        org_id: Uuid,
+        user: &NewUser,
+        audit: &AuditEntry,
+    ) -> Result<Result<User, UserWriteError>>;
+    async fn get_user(&self, org_id: Uuid, user_id: Uuid) -> Result<Option<User>>;
+    async fn list_users(&self, org_id: Uuid, scope: UserScope, page: PageRequest) -> Result<Page<User>>;
+    /// Applies a change atomically: manager cycles and the last org_admin are checked
+    /// under a lock of the organisation, so two concurrent changes cannot both pass.
+    async fn update_user(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        patch: &UserPatch,
+        audit: &[AuditEntry],
+    ) -> Result<Result<User, UserWriteError>>;
+    /// Is `viewer` on `subject`'s manager chain? (`team` scope)
+    async fn is_in_team(&self, org_id: Uuid, viewer: Uuid, subject: Uuid) -> Result<bool>;
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn start_refresh_family(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        family_id: Uuid,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        new_hash: &str,
+        new_expires_at: DateTime<Utc>,
+    ) -> Result<RefreshOutcome>;
+    async fn revoke_family(&self, family_id: Uuid) -> Result<()>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<()>;
+    async fn list_audit(&self, org_id: Uuid, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEntry>>;
+}
+
+/// Everything the server stores.
+#[async_trait]
+pub trait Repo: OrgStore + UserStore + TokenStore + AuditStore + Send + Sync + 'static {
+    /// `"postgres"` or `"sqlite"`.
+    fn backend(&self) -> &'static str;
+    /// A round trip to the database, for `/readyz`.
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Pool and connection settings.
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: std::time::Duration,
+}
+
+/// Opens the database named by `url`, creating a SQLite file (and its directory) if
+/// missing, and applies the backend's migrations when `migrate` is set.
+pub async fn open(url: &str, options: &DbOptions, migrate: bool) -> Result<Arc<dyn Repo>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::SqlRepo::open(url, options, migrate).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqlRepo::open(url, options, migrate).await?))
+    } else {
+        Err(StorageError::UnsupportedUrl)
+    }
+}

@@ -1,0 +1,83 @@
+// Imports and helpers shared by the included SQL files (see `all.rs`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{Connection, QueryBuilder, Row};
+use uuid::Uuid;
+
+use crate::access::{Permission, PermissionSet, Role};
+use crate::audit::{AuditEntry, AuditFilter};
+use crate::org::{NewOrg, Org, OrgPatch, Policy};
+use crate::storage::{
+    AuditStore, LoginRecord, OrgStore, Page, PageRequest, Principal, RefreshOutcome, Repo, StorageError, Timestamp,
+    TokenStore, UserScope, UserStore,
+};
+use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};
+
+type DbConn = <Db as sqlx::Database>::Connection;
+type Tx = sqlx::Transaction<'static, Db>;
+
+impl SqlRepo {
+    async fn begin_write(&self) -> Result<Tx> {
+        Ok(self.pool.begin_with(BEGIN_WRITE).await?)
+    }
+}
+
+#[async_trait]
+impl Repo for SqlRepo {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        conn.ping().await?;
+        Ok(())
+    }
+}
+
+/// The constraint (PostgreSQL) or column list (SQLite) behind a unique violation.
+fn unique_violation(e: &sqlx::Error) -> Option<String> {
+    let db = e.as_database_error()?;
+    if !db.is_unique_violation() {
+        return None;
+    }
+    Some(
+        db.constraint()
+            .map(str::to_owned)
+            .unwrap_or_else(|| db.message().to_owned()),
+    )
+}
+
+/// Splits one extra row off a `LIMIT n + 1` query into the next-page cursor.
+fn into_page<T>(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> Uuid) -> Page<T> {
+    let next = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(&id)
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
+async fn insert_audit(conn: &mut DbConn, entries: &[AuditEntry]) -> Result<()> {
+    for e in entries {
+        sqlx::query(
+            "INSERT INTO audit_log (id, org_id, at, actor_id, subject_id, action, object_id, request_id, ip, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(e.id)
+        .bind(e.org_id)
+        .bind(Timestamp(e.at))
+        .bind(e.actor_id)
+        .bind(e.subject_id)
+        .bind(&e.action)
+        .bind(&e.object_id)
+        .bind(&e.request_id)
+        .bind(&e.ip)
+        .bind(sqlx::types::Json(&e.detail))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}

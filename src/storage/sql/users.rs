@@ -1,0 +1,419 @@
+// Users, the reporting tree, roles and sites (see `all.rs` for how this file is compiled).
+
+const USER_COLUMNS: &str = "id, org_id, email, name, employee_code, manager_id, status, created_at";
+
+fn user_from_row(row: &<Db as sqlx::Database>::Row) -> Result<User> {
+    let status: String = row.try_get("status")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        org_id: row.try_get("org_id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        employee_code: row.try_get("employee_code")?,
+        manager_id: row.try_get("manager_id")?,
+        roles: Vec::new(),
+        site_ids: Vec::new(),
+        status: UserStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("user status {status:?}")))?,
+        created_at: row.try_get::<Timestamp, _>("created_at")?.0,
+    })
+}
+
+/// Fills in roles and site ids for a batch of users with two queries, not two per user.
+async fn attach_roles_and_sites(conn: &mut DbConn, users: &mut [User]) -> Result<()> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let mut q = QueryBuilder::<Db>::new("SELECT user_id, role FROM user_roles WHERE user_id IN (");
+    let mut ids = q.separated(", ");
+    for u in users.iter() {
+        ids.push_bind(u.id);
+    }
+    q.push(") ORDER BY role");
+    for row in q.build().fetch_all(&mut *conn).await? {
+        let user_id: Uuid = row.try_get("user_id")?;
+        let role: String = row.try_get("role")?;
+        if let (Some(u), Some(role)) = (users.iter_mut().find(|u| u.id == user_id), Role::parse(&role)) {
+            u.roles.push(role);
+        }
+    }
+    let mut q = QueryBuilder::<Db>::new("SELECT user_id, site_id FROM user_sites WHERE user_id IN (");
+    let mut ids = q.separated(", ");
+    for u in users.iter() {
+        ids.push_bind(u.id);
+    }
+    q.push(") ORDER BY site_id");
+    for row in q.build().fetch_all(&mut *conn).await? {
+        let user_id: Uuid = row.try_get("user_id")?;
+        if let Some(u) = users.iter_mut().find(|u| u.id == user_id) {
+            u.site_ids.push(row.try_get("site_id")?);
+        }
+    }
+    for u in users.iter_mut() {
+        u.roles.sort();
+    }
+    Ok(())
+}
+
+async fn fetch_user(conn: &mut DbConn, org_id: Uuid, user_id: Uuid) -> Result<Option<User>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org_id)
+        .bind(user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut users = [user_from_row(&row)?];
+    attach_roles_and_sites(conn, &mut users).await?;
+    let [user] = users;
+    Ok(Some(user))
+}
+
+/// Is `ancestor` on `user`'s manager chain? `UNION` (not `UNION ALL`) ends the walk even
+/// if a cycle ever slipped into the data.
+async fn is_on_chain(conn: &mut DbConn, org_id: Uuid, ancestor: Uuid, user: Uuid) -> Result<bool> {
+    let hits: i64 = sqlx::query_scalar(
+        "WITH RECURSIVE chain(id) AS (
+             SELECT manager_id FROM users WHERE org_id = $1 AND id = $2 AND manager_id IS NOT NULL
+             UNION
+             SELECT u.manager_id FROM users u JOIN chain c ON u.id = c.id
+             WHERE u.org_id = $1 AND u.manager_id IS NOT NULL
+         )
+         SELECT COUNT(*) FROM chain WHERE id = $3",
+    )
+    .bind(org_id)
+    .bind(user)
+    .bind(ancestor)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(hits > 0)
+}
+
+/// The checks a new manager and new sites must pass, inside the write transaction.
+async fn check_references(
+    conn: &mut DbConn,
+    org_id: Uuid,
+    user_id: Uuid,
+    manager_id: Option<Uuid>,
+    site_ids: Option<&[Uuid]>,
+) -> Result<Result<(), UserWriteError>> {
+    if let Some(manager_id) = manager_id {
+        if manager_id == user_id {
+            return Ok(Err(UserWriteError::ManagerCycle));
+        }
+        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(manager_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        if exists == 0 {
+            return Ok(Err(UserWriteError::UnknownManager));
+        }
+        if is_on_chain(conn, org_id, user_id, manager_id).await? {
+            return Ok(Err(UserWriteError::ManagerCycle));
+        }
+    }
+    if let Some(site_ids) = site_ids.filter(|s| !s.is_empty()) {
+        let mut q = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM sites WHERE org_id = ");
+        q.push_bind(org_id).push(" AND id IN (");
+        let mut ids = q.separated(", ");
+        for id in site_ids {
+            ids.push_bind(*id);
+        }
+        q.push(")");
+        let found: i64 = q.build_query_scalar().fetch_one(&mut *conn).await?;
+        if found != site_ids.len() as i64 {
+            return Ok(Err(UserWriteError::UnknownSite));
+        }
+    }
+    Ok(Ok(()))
+}
+
+async fn replace_roles_and_sites(
+    conn: &mut DbConn,
+    org_id: Uuid,
+    user_id: Uuid,
+    roles: Option<&[Role]>,
+    site_ids: Option<&[Uuid]>,
+) -> Result<()> {
+    if let Some(roles) = roles {
+        sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+        for role in roles {
+            sqlx::query("INSERT INTO user_roles (org_id, user_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(org_id)
+                .bind(user_id)
+                .bind(role.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    if let Some(site_ids) = site_ids {
+        sqlx::query("DELETE FROM user_sites WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+        for site_id in site_ids {
+            sqlx::query("INSERT INTO user_sites (org_id, user_id, site_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(org_id)
+                .bind(user_id)
+                .bind(site_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn user_conflict(e: &sqlx::Error) -> Option<UserWriteError> {
+    let what = unique_violation(e)?;
+    if what.contains("email_key") {
+        Some(UserWriteError::EmailTaken)
+    } else if what.contains("employee_code") {
+        Some(UserWriteError::EmployeeCodeTaken)
+    } else {
+        None
+    }
+}
+
+async fn insert_user(conn: &mut DbConn, org_id: Uuid, user: &NewUser) -> Result<Result<(), UserWriteError>> {
+    if let Err(refused) = check_references(conn, org_id, user.id, user.manager_id, Some(&user.site_ids)).await? {
+        return Ok(Err(refused));
+    }
+    let now = Timestamp(Utc::now());
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, org_id, email, email_key, name, employee_code, manager_id, status, password_hash, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $9)",
+    )
+    .bind(user.id)
+    .bind(org_id)
+    .bind(&user.email)
+    .bind(crate::users::email_key(&user.email))
+    .bind(&user.name)
+    .bind(&user.employee_code)
+    .bind(user.manager_id)
+    .bind(&user.password_hash)
+    .bind(now)
+    .execute(&mut *conn)
+    .await;
+    if let Err(e) = inserted {
+        return match user_conflict(&e) {
+            Some(conflict) => Ok(Err(conflict)),
+            None => Err(e.into()),
+        };
+    }
+    replace_roles_and_sites(conn, org_id, user.id, Some(&user.roles), Some(&user.site_ids)).await?;
+    Ok(Ok(()))
+}
+
+/// Would this change leave the organisation without an active org_admin?
+async fn removes_last_admin(conn: &mut DbConn, org_id: Uuid, current: &User, patch: &UserPatch) -> Result<bool> {
+    let admin_now = current.status == UserStatus::Active && current.has_role(Role::OrgAdmin);
+    let admin_after = patch.status.unwrap_or(current.status) == UserStatus::Active
+        && patch
+            .roles
+            .as_ref()
+            .map_or(current.has_role(Role::OrgAdmin), |r| r.contains(&Role::OrgAdmin));
+    if !admin_now || admin_after {
+        return Ok(false);
+    }
+    let others: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id
+         WHERE u.org_id = $1 AND u.id <> $2 AND u.status = 'active' AND r.role = 'org_admin'",
+    )
+    .bind(org_id)
+    .bind(current.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(others == 0)
+}
+
+#[async_trait]
+impl UserStore for SqlRepo {
+    async fn principal(&self, user_id: Uuid, session: Option<Uuid>) -> Result<Option<Principal>> {
+        // One round trip: a row per granted permission (or one row with NULL).
+        let rows = sqlx::query(
+            "SELECT u.org_id, u.manager_id, u.status, g.permission
+             FROM users u
+             LEFT JOIN user_roles r ON r.user_id = u.id
+             LEFT JOIN role_grants g ON g.org_id = r.org_id AND g.role = r.role
+             WHERE u.id = $1
+               AND ($2 IS NULL OR EXISTS (
+                   SELECT 1 FROM refresh_families f WHERE f.id = $2 AND f.user_id = u.id AND f.revoked_at IS NULL))",
+        )
+        .bind(user_id)
+        .bind(session)
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let status: String = first.try_get("status")?;
+        let mut permissions = PermissionSet::empty();
+        for row in &rows {
+            if let Some(p) = row
+                .try_get::<Option<String>, _>("permission")?
+                .as_deref()
+                .and_then(Permission::parse)
+            {
+                permissions.insert(p);
+            }
+        }
+        Ok(Some(Principal {
+            user_id,
+            org_id: first.try_get("org_id")?,
+            manager_id: first.try_get("manager_id")?,
+            status: UserStatus::parse(&status)
+                .ok_or_else(|| StorageError::Corrupt(format!("user status {status:?}")))?,
+            permissions,
+        }))
+    }
+
+    async fn login_record(&self, email_key: &str) -> Result<Option<LoginRecord>> {
+        let row = sqlx::query("SELECT id, org_id, status, password_hash FROM users WHERE email_key = $1")
+            .bind(email_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let status: String = row.try_get("status")?;
+        Ok(Some(LoginRecord {
+            user_id: row.try_get("id")?,
+            org_id: row.try_get("org_id")?,
+            status: UserStatus::parse(&status)
+                .ok_or_else(|| StorageError::Corrupt(format!("user status {status:?}")))?,
+            password_hash: row.try_get("password_hash")?,
+        }))
+    }
+
+    async fn create_user(
+        &self,
+        org_id: Uuid,
+        user: &NewUser,
+        audit: &AuditEntry,
+    ) -> Result<Result<User, UserWriteError>> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(LOCK_ORG).bind(org_id).execute(&mut *tx).await?;
+        if let Err(refused) = insert_user(&mut tx, org_id, user).await? {
+            return Ok(Err(refused));
+        }
+        insert_audit(&mut tx, std::slice::from_ref(audit)).await?;
+        let created = fetch_user(&mut tx, org_id, user.id).await?;
+        tx.commit().await?;
+        created
+            .map(Ok)
+            .ok_or_else(|| StorageError::Corrupt("user vanished during creation".into()))
+    }
+
+    async fn get_user(&self, org_id: Uuid, user_id: Uuid) -> Result<Option<User>> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_user(&mut conn, org_id, user_id).await
+    }
+
+    async fn list_users(&self, org_id: Uuid, scope: UserScope, page: PageRequest) -> Result<Page<User>> {
+        let mut q = QueryBuilder::<Db>::new("");
+        match scope {
+            UserScope::Org => {
+                q.push(format_args!("SELECT {USER_COLUMNS} FROM users WHERE org_id = "))
+                    .push_bind(org_id);
+            }
+            UserScope::TeamOf(viewer) => {
+                q.push("WITH RECURSIVE team(id) AS (SELECT id FROM users WHERE org_id = ")
+                    .push_bind(org_id)
+                    .push(" AND id = ")
+                    .push_bind(viewer)
+                    .push(" UNION SELECT u.id FROM users u JOIN team t ON u.manager_id = t.id WHERE u.org_id = ")
+                    .push_bind(org_id)
+                    .push(format_args!(") SELECT {USER_COLUMNS} FROM users WHERE org_id = "))
+                    .push_bind(org_id)
+                    .push(" AND id IN (SELECT id FROM team)");
+            }
+        }
+        if let Some(after) = page.after {
+            q.push(" AND id > ").push_bind(after);
+        }
+        q.push(" ORDER BY id LIMIT ").push_bind(i64::from(page.limit) + 1);
+        let mut conn = self.pool.acquire().await?;
+        let rows = q.build().fetch_all(&mut *conn).await?;
+        let mut users = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
+        attach_roles_and_sites(&mut conn, &mut users).await?;
+        Ok(into_page(users, page.limit, |u| u.id))
+    }
+
+    async fn update_user(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        patch: &UserPatch,
+        audit: &[AuditEntry],
+    ) -> Result<Result<User, UserWriteError>> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(LOCK_ORG).bind(org_id).execute(&mut *tx).await?;
+        let Some(current) = fetch_user(&mut tx, org_id, user_id).await? else {
+            return Ok(Err(UserWriteError::NotFound));
+        };
+        let new_manager = patch.manager_id.flatten().filter(|m| current.manager_id != Some(*m));
+        if let Err(refused) = check_references(&mut tx, org_id, user_id, new_manager, patch.site_ids.as_deref()).await?
+        {
+            return Ok(Err(refused));
+        }
+        if removes_last_admin(&mut tx, org_id, &current, patch).await? {
+            return Ok(Err(UserWriteError::LastOrgAdmin));
+        }
+        let updated = sqlx::query(
+            "UPDATE users SET
+                 email = COALESCE($3, email),
+                 email_key = COALESCE($4, email_key),
+                 name = COALESCE($5, name),
+                 employee_code = COALESCE($6, employee_code),
+                 manager_id = CASE WHEN $7 THEN $8 ELSE manager_id END,
+                 status = COALESCE($9, status),
+                 password_hash = COALESCE($10, password_hash),
+                 updated_at = $11
+             WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .bind(&patch.email)
+        .bind(patch.email.as_deref().map(crate::users::email_key))
+        .bind(&patch.name)
+        .bind(&patch.employee_code)
+        .bind(patch.manager_id.is_some())
+        .bind(patch.manager_id.flatten())
+        .bind(patch.status.map(UserStatus::as_str))
+        .bind(&patch.password_hash)
+        .bind(Timestamp(Utc::now()))
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = updated {
+            return match user_conflict(&e) {
+                Some(conflict) => Ok(Err(conflict)),
+                None => Err(e.into()),
+            };
+        }
+        replace_roles_and_sites(
+            &mut tx,
+            org_id,
+            user_id,
+            patch.roles.as_deref(),
+            patch.site_ids.as_deref(),
+        )
+        .await?;
+        if patch.status == Some(UserStatus::Disabled) {
+            // A disabled user's sessions end with the account, not at token expiry.
+            sqlx::query("UPDATE refresh_families SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                .bind(user_id)
+                .bind(Timestamp(Utc::now()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_audit(&mut tx, audit).await?;
+        let user = fetch_user(&mut tx, org_id, user_id).await?;
+        tx.commit().await?;
+        user.map(Ok)
+            .ok_or_else(|| StorageError::Corrupt("user vanished during update".into()))
+    }
+
+    async fn is_in_team(&self, org_id: Uuid, viewer: Uuid, subject: Uuid) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        is_on_chain(&mut conn, org_id, viewer, subject).await
+    }
+}

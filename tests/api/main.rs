@@ -1,0 +1,12 @@
+//! Black-box tests of the whole server over HTTP, each on SQLite and on PostgreSQL.
+
+#[path = "../common/mod.rs"]
+#[macro_use]
+mod common;
+
+mod auth;
+mod cli;
+mod ops;
+mod org;
+mod tenancy;
+mod users;
