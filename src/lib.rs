@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod org;
+pub mod photos;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -1,0 +1,275 @@
+//! The local-disk photo store (`file://DIR`), for single-node installs and tests.
+//!
+//! Layout: `DIR/{org_id}/{photo_id}` holds the bytes and `DIR/{org_id}/{photo_id}.type`
+//! the content type (a sidecar, so the store keeps exactly what `put` was given, like
+//! S3 does). Directories are 0700 and files 0600: photos are personal data and nobody
+//! but the server's user needs to read them. Writes go to a temp file in the same
+//! directory, are fsynced, then renamed, so a crash never leaves a half-written photo
+//! under a real key. The server streams these files itself (no signed URLs).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use uuid::Uuid;
+
+use super::store::{PhotoKey, PhotoStore, PresignedPut, StoreError, StoredPhoto, check_content_type};
+
+const TYPE_SUFFIX: &str = ".type";
+const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// Photos as files under one directory.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    root: PathBuf,
+}
+
+impl FileStore {
+    /// Opens (creating if missing) the directory `dir`, owner-only.
+    pub async fn open(dir: impl AsRef<Path>) -> Result<FileStore, StoreError> {
+        let dir = dir.as_ref().to_path_buf();
+        blocking("open", move || {
+            create_private_dir_all(&dir)?;
+            tighten_permissions(&dir);
+            // Absolute from here on, so a later change of working directory cannot
+            // move the store.
+            let root = fs::canonicalize(&dir)?;
+            Ok(FileStore { root })
+        })
+        .await
+    }
+
+    /// The directory the photos are in.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Paths for a key. `PhotoKey` holds two canonical UUIDs, so these cannot leave
+    /// the root.
+    fn paths(&self, key: &PhotoKey) -> (PathBuf, PathBuf, PathBuf) {
+        let dir = self.root.join(key.org_id().to_string());
+        let id = key.id().to_string();
+        let data = dir.join(&id);
+        let meta = dir.join(format!("{id}{TYPE_SUFFIX}"));
+        (dir, data, meta)
+    }
+}
+
+#[async_trait]
+impl PhotoStore for FileStore {
+    async fn put(&self, key: &PhotoKey, body: Bytes, content_type: &str) -> Result<(), StoreError> {
+        check_content_type(content_type)?;
+        let (dir, data, meta) = self.paths(key);
+        let content_type = content_type.to_owned();
+        blocking("put", move || {
+            create_private_dir(&dir)?;
+            // The sidecar lands first: once the data file exists under its real name,
+            // its content type is already there.
+            write_atomically(&dir, &meta, content_type.as_bytes())?;
+            write_atomically(&dir, &data, &body)?;
+            sync_dir(&dir)
+        })
+        .await?;
+        tracing::debug!(key = %key, "photo stored on disk");
+        Ok(())
+    }
+
+    async fn get(&self, key: &PhotoKey) -> Result<Option<StoredPhoto>, StoreError> {
+        let (_, data, meta) = self.paths(key);
+        blocking("get", move || {
+            let bytes = match fs::read(&data) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let content_type = match fs::read_to_string(&meta) {
+                Ok(text) if check_content_type(text.trim()).is_ok() => text.trim().to_owned(),
+                Ok(_) => DEFAULT_CONTENT_TYPE.to_owned(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => DEFAULT_CONTENT_TYPE.to_owned(),
+                Err(e) => return Err(e),
+            };
+            Ok(Some(StoredPhoto {
+                bytes: Bytes::from(bytes),
+                content_type,
+            }))
+        })
+        .await
+    }
+
+    async fn head(&self, key: &PhotoKey) -> Result<Option<u64>, StoreError> {
+        let (_, data, _) = self.paths(key);
+        blocking("head", move || match fs::metadata(&data) {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &PhotoKey) -> Result<(), StoreError> {
+        let (dir, data, meta) = self.paths(key);
+        blocking("delete", move || {
+            // Data first: a crash in between leaves only a harmless sidecar.
+            remove_if_exists(&data)?;
+            remove_if_exists(&meta)?;
+            match sync_dir(&dir) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
+        })
+        .await?;
+        tracing::debug!(key = %key, "photo deleted from disk");
+        Ok(())
+    }
+
+    async fn signed_get_url(&self, _key: &PhotoKey, _ttl: Duration) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+
+    async fn presign_put(
+        &self,
+        _key: &PhotoKey,
+        _content_type: &str,
+        _max_bytes: u64,
+        _ttl: Duration,
+    ) -> Result<Option<PresignedPut>, StoreError> {
+        Ok(None)
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        let root = self.root.clone();
+        blocking("health check", move || {
+            // Really write: a read-only remount or a full disk must show up here, not
+            // on the next check-in.
+            let probe = root.join(format!(".health-{}", Uuid::new_v4()));
+            let result = write_file(&probe, b"ok");
+            let _ = fs::remove_file(&probe);
+            result
+        })
+        .await
+    }
+
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+}
+
+/// Runs blocking file work off the async workers and maps its errors.
+async fn blocking<T, F>(op: &'static str, work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(io_error(op, e)),
+        Err(join) => Err(StoreError::Unavailable {
+            op,
+            source: Box::new(join),
+        }),
+    }
+}
+
+fn io_error(op: &'static str, e: io::Error) -> StoreError {
+    if e.kind() == io::ErrorKind::PermissionDenied {
+        StoreError::Denied {
+            op,
+            source: Box::new(e),
+        }
+    } else {
+        StoreError::Unavailable {
+            op,
+            source: Box::new(e),
+        }
+    }
+}
+
+/// Writes `bytes` to a fresh temp file next to `target`, fsyncs it and renames it over
+/// `target`; the temp file is removed if anything fails.
+fn write_atomically(dir: &Path, target: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = dir.join(format!(".tmp-{}", Uuid::new_v4()));
+    let result = write_file(&tmp, bytes).and_then(|()| fs::rename(&tmp, target));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Creates a new owner-only file with `bytes`, flushed to disk.
+fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+fn remove_if_exists(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Makes a rename or removal durable: on POSIX the directory entry is only safe once
+/// the directory itself is fsynced.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (dir, File::open);
+        Ok(())
+    }
+}
+
+fn private_dir_builder(recursive: bool) -> fs::DirBuilder {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(recursive);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+}
+
+fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    private_dir_builder(true).create(dir)
+}
+
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    match private_dir_builder(false).create(dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// A directory made by an operator may be group- or world-readable; photos are
+/// personal data, so narrow it, and say so if we cannot (e.g. a mount we do not own).
+fn tighten_permissions(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::metadata(dir)
+            && meta.permissions().mode() & 0o077 != 0
+            && let Err(e) = fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        {
+            tracing::warn!(error = %e, "photo directory is readable by others and could not be restricted to its owner");
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+    }
+}
