@@ -1,1 +1,10 @@
-fn main() {}
+//! Compiles the wire messages in `proto/` with protox, a pure-Rust protobuf compiler, so
+//! building muster needs no system `protoc`.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = ["proto/muster/v1/attendance.proto", "proto/muster/v1/applogs.proto"];
+    println!("cargo:rerun-if-changed=proto");
+    let descriptors = protox::compile(files, ["proto"])?;
+    prost_build::Config::new().compile_fds(descriptors)?;
+    Ok(())
+}

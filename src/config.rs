@@ -274,6 +274,19 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The S3 part of the settings, as the photo store takes it.
+    pub fn s3_options(&self) -> crate::photos::S3Options {
+        crate::photos::S3Options {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.as_ref().map(|s| s.expose().to_owned()),
+            force_path_style: self.s3_force_path_style,
+            server_side_encryption: self.s3_server_side_encryption.clone(),
+            sse_kms_key_id: self.s3_sse_kms_key_id.clone(),
+        }
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         if let Some(secret) = &self.jwt_secret
             && secret.expose().len() < 32

@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod org;
 pub mod photos;
+pub mod proto;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::http::observe;
 use crate::state::AppState;
 use crate::storage::{DbOptions, Repo};
-use crate::{bootstrap, routes, storage, telemetry};
+use crate::{bootstrap, photos, routes, storage, telemetry};
 
 pub struct Application {
     port: u16,
@@ -41,7 +41,13 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let repo = open_repo(&settings).await?;
         bootstrap::ensure_first_org(repo.as_ref(), &settings).await?;
-        let state = web::Data::new(AppState::new(settings.clone(), repo, telemetry::metrics_handle())?);
+        let photos = photos::open(&settings.photo_store, &settings.s3_options()).await?;
+        let state = web::Data::new(AppState::new(
+            settings.clone(),
+            repo,
+            photos,
+            telemetry::metrics_handle(),
+        )?);
 
         let listener = TcpListener::bind(&settings.listen)?;
         let port = listener.local_addr()?.port();

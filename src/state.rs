@@ -8,10 +8,12 @@ use crate::auth::jwt::Keys;
 use crate::auth::throttle::FailureThrottle;
 use crate::config::Settings;
 use crate::http::TrustedProxies;
+use crate::photos::PhotoStore;
 use crate::storage::Repo;
 
 pub struct AppState {
     pub repo: Arc<dyn Repo>,
+    pub photos: Arc<dyn PhotoStore>,
     pub keys: Keys,
     pub settings: Settings,
     pub trusted_proxies: TrustedProxies,
@@ -21,7 +23,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(settings: Settings, repo: Arc<dyn Repo>, metrics: PrometheusHandle) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: Settings,
+        repo: Arc<dyn Repo>,
+        photos: Arc<dyn PhotoStore>,
+        metrics: PrometheusHandle,
+    ) -> anyhow::Result<Self> {
         let window = Duration::from_secs(settings.login_failure_window_s);
         Ok(AppState {
             keys: Keys::from_settings(&settings)?,
@@ -29,6 +36,7 @@ impl AppState {
             login_failures_by_account: FailureThrottle::new(settings.login_max_failures_per_account, window),
             login_failures_by_ip: FailureThrottle::new(settings.login_max_failures_per_ip, window),
             repo,
+            photos,
             settings,
             metrics,
         })

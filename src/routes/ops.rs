@@ -22,8 +22,19 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             "unavailable"
         }
     };
-    let ready = database == "ok";
-    let body = json!({ "status": if ready { "ok" } else { "unavailable" }, "database": database });
+    let photo_store = match state.photos.health().await {
+        Ok(()) => "ok",
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: photo store unreachable");
+            "unavailable"
+        }
+    };
+    let ready = database == "ok" && photo_store == "ok";
+    let body = json!({
+        "status": if ready { "ok" } else { "unavailable" },
+        "database": database,
+        "photo_store": photo_store,
+    });
     if ready {
         HttpResponse::Ok().json(body)
     } else {

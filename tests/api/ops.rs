@@ -12,6 +12,7 @@ backend_tests! {
         assert!(uuid::Uuid::parse_str(&generated).is_ok());
         let ready = app.send(Method::GET, "/readyz", None, None).await.expect(200);
         assert_eq!(ready["database"], "ok");
+        assert_eq!(ready["photo_store"], "ok");
         let echoed = app.client.get(app.url("/v1/me")).header("x-request-id", "client-abc-123").send().await.unwrap();
         assert_eq!(echoed.status(), 401);
         assert_eq!(echoed.headers()["x-request-id"], "client-abc-123");
@@ -47,4 +48,24 @@ async fn metrics_can_have_their_own_listener() {
     .unwrap();
     let on_api = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(on_api.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_when_the_photo_store_is_unreachable() {
+    let s3 = crate::common::s3::TestS3::start().await;
+    let app = TestApp::spawn_with(crate::common::Backend::Sqlite, |s| {
+        s.photo_store = s3.store_url(Some("photos"));
+        s.s3_endpoint = Some(s3.endpoint.clone());
+        s.s3_region = Some(s3.region.clone());
+        s.s3_access_key_id = Some(s3.access_key.clone());
+        s.s3_secret_access_key = Some(muster::config::Secret::new(s3.secret_key.clone()));
+    })
+    .await
+    .unwrap();
+    let ready = app.send(Method::GET, "/readyz", None, None).await.expect(200);
+    assert_eq!(ready["photo_store"], "ok");
+    drop(s3);
+    let down = app.send(Method::GET, "/readyz", None, None).await.expect(503);
+    assert_eq!(down["photo_store"], "unavailable");
+    assert_eq!(down["database"], "ok");
 }

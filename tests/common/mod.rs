@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod s3;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -136,7 +138,10 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
-        muster::telemetry::init_logging(muster::config::LogFormat::Text);
+        // Server logs bypass the test harness's capture; opt in when debugging.
+        if std::env::var_os("MUSTER_TEST_LOG").is_some() {
+            muster::telemetry::init_logging(muster::config::LogFormat::Text);
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_database) = match backend {
             Backend::Sqlite => (format!("sqlite://{}", dir.path().join("muster.db").display()), None),
