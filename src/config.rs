@@ -82,6 +82,12 @@ pub struct Settings {
     pub login_failure_window_s: u64,
     pub shutdown_timeout_s: u64,
     pub workers: Option<usize>,
+    pub geofence_max_positions: usize,
+    pub geofence_min_circle_radius_m: f64,
+    pub geofence_max_circle_radius_m: f64,
+    pub geofence_import_max_features: usize,
+    pub geofence_cache_max_age_s: u64,
+    pub simulate_max_events: u32,
 }
 
 impl Default for Settings {
@@ -119,6 +125,12 @@ impl Default for Settings {
             login_failure_window_s: 15 * 60,
             shutdown_timeout_s: 30,
             workers: None,
+            geofence_max_positions: 10_000,
+            geofence_min_circle_radius_m: 10.0,
+            geofence_max_circle_radius_m: 50_000.0,
+            geofence_import_max_features: 1_000,
+            geofence_cache_max_age_s: 300,
+            simulate_max_events: 100_000,
         }
     }
 }
@@ -259,6 +271,30 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "MUSTER_WORKERS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<usize>,
+    /// Most positions one geofence geometry may have [default: 10000].
+    #[arg(long, global = true, env = "MUSTER_GEOFENCE_MAX_POSITIONS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geofence_max_positions: Option<usize>,
+    /// Smallest circle geofence radius in metres [default: 10].
+    #[arg(long, global = true, env = "MUSTER_GEOFENCE_MIN_CIRCLE_RADIUS_M")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geofence_min_circle_radius_m: Option<f64>,
+    /// Largest circle geofence radius in metres [default: 50000].
+    #[arg(long, global = true, env = "MUSTER_GEOFENCE_MAX_CIRCLE_RADIUS_M")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geofence_max_circle_radius_m: Option<f64>,
+    /// Most features one geofence import may carry [default: 1000].
+    #[arg(long, global = true, env = "MUSTER_GEOFENCE_IMPORT_MAX_FEATURES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geofence_import_max_features: Option<usize>,
+    /// Seconds a cached geofence index lives without a change notification [default: 300].
+    #[arg(long, global = true, env = "MUSTER_GEOFENCE_CACHE_MAX_AGE_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geofence_cache_max_age_s: Option<u64>,
+    /// Most past events one geofence simulation may re-judge [default: 100000].
+    #[arg(long, global = true, env = "MUSTER_SIMULATE_MAX_EVENTS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub simulate_max_events: Option<u32>,
 }
 
 impl Settings {
@@ -272,6 +308,14 @@ impl Settings {
         let settings: Settings = serde_json::from_value(merged).context("invalid settings")?;
         settings.validate()?;
         Ok(settings)
+    }
+
+    pub fn geometry_limits(&self) -> crate::geofence::GeometryLimits {
+        crate::geofence::GeometryLimits {
+            max_positions: self.geofence_max_positions,
+            min_circle_radius_m: self.geofence_min_circle_radius_m,
+            max_circle_radius_m: self.geofence_max_circle_radius_m,
+        }
     }
 
     /// The S3 part of the settings, as the photo store takes it.

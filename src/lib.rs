@@ -4,16 +4,19 @@
 //! every disclosure.
 
 pub mod access;
+pub mod attendance;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod error;
+pub mod geofence;
 pub mod http;
 pub mod org;
 pub mod photos;
 pub mod proto;
 pub mod routes;
+pub mod sites;
 pub mod startup;
 pub mod state;
 pub mod storage;

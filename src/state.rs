@@ -9,11 +9,13 @@ use crate::auth::throttle::FailureThrottle;
 use crate::config::Settings;
 use crate::http::TrustedProxies;
 use crate::photos::PhotoStore;
+use crate::sites::FenceCache;
 use crate::storage::Repo;
 
 pub struct AppState {
     pub repo: Arc<dyn Repo>,
     pub photos: Arc<dyn PhotoStore>,
+    pub fences: Arc<FenceCache>,
     pub keys: Keys,
     pub settings: Settings,
     pub trusted_proxies: TrustedProxies,
@@ -30,7 +32,14 @@ impl AppState {
         metrics: PrometheusHandle,
     ) -> anyhow::Result<Self> {
         let window = Duration::from_secs(settings.login_failure_window_s);
+        let fences = Arc::new(FenceCache::new(
+            repo.clone(),
+            settings.geometry_limits(),
+            Duration::from_secs(settings.geofence_cache_max_age_s),
+        ));
+        fences.spawn_listener();
         Ok(AppState {
+            fences,
             keys: Keys::from_settings(&settings)?,
             trusted_proxies: TrustedProxies::parse(&settings.trusted_proxies)?,
             login_failures_by_account: FailureThrottle::new(settings.login_max_failures_per_account, window),

@@ -5,15 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// How the accuracy circle of a reported location is judged.
-/// (Moves to `geofence` with the decision code.)
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AccuracyRule {
-    Point,
-    Strict,
-    Lenient,
-}
+use crate::geofence::AccuracyRule;
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Org {
@@ -63,6 +55,7 @@ pub struct Retention {
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     pub geofence_mode: GeofenceMode,
+    #[schema(value_type = String)]
     pub accuracy_rule: AccuracyRule,
     pub max_accuracy_m: f64,
     pub require_photo: bool,

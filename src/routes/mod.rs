@@ -2,9 +2,11 @@
 
 pub mod audit;
 pub mod auth;
+pub mod geofences;
 pub mod me;
 pub mod ops;
 pub mod org;
+pub mod sites;
 pub mod users;
 
 use actix_web::web;
@@ -18,7 +20,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(me::configure)
         .configure(org::configure)
         .configure(users::configure)
-        .configure(audit::configure);
+        .configure(audit::configure)
+        .configure(sites::configure)
+        .configure(geofences::configure);
 }
 
 #[derive(OpenApi)]
@@ -31,6 +35,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         org::get_org, org::change_org, org::get_policy, org::put_policy, org::list_roles, org::put_role,
         users::create, users::list, users::get, users::change, users::disable,
         audit::list, audit::my_disclosures,
+        sites::create, sites::list, sites::get, sites::change,
+        geofences::create, geofences::import, geofences::list, geofences::get, geofences::versions, geofences::replace,
+        geofences::retire, geofences::test, geofences::simulate,
     ),
     components(schemas(crate::error::Problem, crate::error::Code, crate::error::FieldError)),
     modifiers(&BearerAuth),

@@ -19,8 +19,10 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::access::{PermissionSet, Role};
+use crate::attendance::EventLocation;
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
+use crate::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, StoredFence};
 use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};
 
 pub use time::Timestamp;
@@ -176,13 +178,68 @@ pub trait AuditStore: Send + Sync {
     async fn list_audit(&self, org_id: Uuid, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEntry>>;
 }
 
+#[async_trait]
+pub trait SiteStore: Send + Sync {
+    async fn create_site(&self, org_id: Uuid, site: &NewSite, audit: &AuditEntry) -> Result<Site>;
+    async fn get_site(&self, org_id: Uuid, site_id: Uuid) -> Result<Option<Site>>;
+    async fn list_sites(&self, org_id: Uuid, page: PageRequest) -> Result<Page<Site>>;
+    async fn update_site(
+        &self,
+        org_id: Uuid,
+        site_id: Uuid,
+        patch: &SitePatch,
+        audit: &AuditEntry,
+    ) -> Result<Option<Site>>;
+    /// Creates all the fences or none (`:import` is all or nothing).
+    async fn create_fences(
+        &self,
+        org_id: Uuid,
+        fences: &[NewFence],
+        audit: &[AuditEntry],
+    ) -> Result<Result<Vec<StoredFence>, FenceWriteError>>;
+    /// Replaces name and/or geometry, bumping the version; `None` if there is no such fence.
+    async fn replace_fence(
+        &self,
+        org_id: Uuid,
+        fence_id: Uuid,
+        change: &FenceChange,
+        audit: &AuditEntry,
+    ) -> Result<Option<StoredFence>>;
+    /// Retires a fence (`active: false`, a new version); history stays.
+    async fn retire_fence(&self, org_id: Uuid, fence_id: Uuid, audit: &AuditEntry) -> Result<Option<StoredFence>>;
+    async fn get_fence(&self, org_id: Uuid, fence_id: Uuid) -> Result<Option<StoredFence>>;
+    async fn list_fences(&self, org_id: Uuid, site_id: Option<Uuid>, page: PageRequest) -> Result<Page<StoredFence>>;
+    async fn fence_versions(&self, org_id: Uuid, fence_id: Uuid) -> Result<Vec<FenceVersion>>;
+    /// Every active fence of the organisation, for its decision index.
+    async fn active_fences(&self, org_id: Uuid) -> Result<Vec<StoredFence>>;
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Events judged against `site_id` with `captured_at` in `[from, to)` that still have a
+    /// location, oldest first, at most `limit`.
+    async fn site_locations(
+        &self,
+        org_id: Uuid,
+        site_id: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EventLocation>>;
+}
+
 /// Everything the server stores.
 #[async_trait]
-pub trait Repo: OrgStore + UserStore + TokenStore + AuditStore + Send + Sync + 'static {
+pub trait Repo:
+    OrgStore + UserStore + TokenStore + AuditStore + SiteStore + EventStore + Send + Sync + 'static
+{
     /// `"postgres"` or `"sqlite"`.
     fn backend(&self) -> &'static str;
     /// A round trip to the database, for `/readyz`.
     async fn ping(&self) -> Result<()>;
+    /// Organisations whose geofences another server changed, as they change (PostgreSQL
+    /// LISTEN/NOTIFY). `None` where one process owns the database (SQLite).
+    async fn fence_changes(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Uuid>>>;
 }
 
 /// Pool and connection settings.

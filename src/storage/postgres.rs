@@ -12,6 +12,11 @@ const BEGIN_WRITE: &str = "BEGIN";
 /// Serialises changes to one organisation's reporting tree and admins across replicas.
 const LOCK_ORG: &str = "SELECT id FROM orgs WHERE id = $1 FOR UPDATE";
 
+/// Tells other replicas that an organisation's geofences changed (their caches drop its
+/// index); sent inside the writing transaction, so only committed changes are announced.
+const NOTIFY_FENCES: Option<&str> = Some("SELECT pg_notify('muster_geofences', $1)");
+const FENCE_CHANNEL: &str = "muster_geofences";
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct SqlRepo {
@@ -30,6 +35,25 @@ impl SqlRepo {
             MIGRATOR.run(&pool).await?;
         }
         Ok(SqlRepo { pool })
+    }
+}
+
+impl SqlRepo {
+    /// A dedicated connection LISTENing on the geofence channel, forwarding org ids.
+    async fn listen_fence_changes(&self) -> Result<Option<tokio::sync::mpsc::Receiver<uuid::Uuid>>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(FENCE_CHANNEL).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            while let Ok(notification) = listener.recv().await {
+                if let Ok(org_id) = notification.payload().parse()
+                    && tx.send(org_id).await.is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Ok(Some(rx))
     }
 }
 

@@ -14,6 +14,9 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 /// `BEGIN IMMEDIATE` already serialises writers; the read keeps one code path for both.
 const LOCK_ORG: &str = "SELECT id FROM orgs WHERE id = $1";
 
+/// One process owns a SQLite database, so in-process invalidation is all there is.
+const NOTIFY_FENCES: Option<&str> = None;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqlRepo {
@@ -43,6 +46,12 @@ impl SqlRepo {
             MIGRATOR.run(&pool).await?;
         }
         Ok(SqlRepo { pool })
+    }
+}
+
+impl SqlRepo {
+    async fn listen_fence_changes(&self) -> Result<Option<tokio::sync::mpsc::Receiver<uuid::Uuid>>> {
+        Ok(None)
     }
 }
 

@@ -171,6 +171,14 @@ impl TestApp {
         })
     }
 
+    /// Another server on the same database and settings: a second replica.
+    pub async fn replica(&self) -> String {
+        let app = Application::build(self.settings.clone()).await.expect("replica builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        address
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

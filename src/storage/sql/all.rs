@@ -8,3 +8,5 @@ include!("orgs.rs");
 include!("users.rs");
 include!("tokens.rs");
 include!("audit.rs");
+include!("sites.rs");
+include!("events.rs");

@@ -6,11 +6,14 @@ use sqlx::{Connection, QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::access::{Permission, PermissionSet, Role};
+use crate::attendance::EventLocation;
 use crate::audit::{AuditEntry, AuditFilter};
+use crate::geofence::LatLon;
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
+use crate::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, StoredFence};
 use crate::storage::{
-    AuditStore, LoginRecord, OrgStore, Page, PageRequest, Principal, RefreshOutcome, Repo, StorageError, Timestamp,
-    TokenStore, UserScope, UserStore,
+    AuditStore, EventStore, LoginRecord, OrgStore, Page, PageRequest, Principal, RefreshOutcome, Repo, SiteStore,
+    StorageError, Timestamp, TokenStore, UserScope, UserStore,
 };
 use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};
 
@@ -33,6 +36,10 @@ impl Repo for SqlRepo {
         let mut conn = self.pool.acquire().await?;
         conn.ping().await?;
         Ok(())
+    }
+
+    async fn fence_changes(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Uuid>>> {
+        self.listen_fence_changes().await
     }
 }
 

@@ -1,0 +1,335 @@
+//! A fence's boundary as short great-circle arcs on the unit sphere, for distances in metres.
+//!
+//! The boundary the client drew is made of straight longitude/latitude edges (GeoJSON).
+//! Each edge is split until every piece is within 1 cm of a great-circle arc (a long
+//! east–west edge at 45° bows 49 m away from the great circle over 50 km; near a pole
+//! a parallel is nothing like one), so the distance to the arcs is the distance to the
+//! drawn boundary, on the sphere, to within a centimetre.
+//!
+//! Distance from a point to an arc costs three dot products and one square root, with
+//! nothing precomputed per query: no projection, so nothing to break near the poles or
+//! at ±180. Arcs are grouped in chunks of consecutive arcs with a bounding box each; a
+//! large boundary also gets an R-tree over its chunks, so a query touches a few chunks.
+//!
+//! Edges that are not boundary on the sphere are left out: edges along a pole (a single
+//! point) and the parts of seam edges covered from the other side of the antimeridian.
+
+use super::antimeridian::{Seam, is_seam_edge, seam_side};
+use super::bvh::{Bvh, Ordered};
+use super::metric::{
+    BOX_PAD, Box3, EARTH_RADIUS_M, V3, box_dist2, box_union, chord2, cross, dot, norm2, pad_box, unit_vector,
+};
+use geo::{Coord, Polygon};
+
+/// Largest distance between a drawn edge and the arcs that stand for it (1 cm).
+const TOLERANCE: f64 = 0.01 / EARTH_RADIUS_M;
+/// Arcs longer than this (about 640 km) are split anyway, to keep chunk boxes useful.
+const MAX_ARC_CHORD2: f64 = 0.01;
+const MAX_DEPTH: u32 = 16;
+const CHUNK: usize = 8;
+/// Up to this many chunks a scan of the chunk boxes beats walking a tree (and fits the
+/// on-stack ordering).
+const TREE_THRESHOLD: usize = 8;
+
+/// A great-circle arc from `a` to `b` with the unit normal of its plane (NaN for a
+/// degenerate arc, which makes the in-arc test fail and leaves the endpoints).
+#[derive(Debug, Clone, Copy)]
+struct Arc {
+    a: V3,
+    b: V3,
+    n: V3,
+}
+
+impl Arc {
+    fn new(a: V3, b: V3) -> Self {
+        let n = cross(a, b);
+        let len = norm2(n).sqrt();
+        let n = if len.is_nan() || len <= 1e-15 {
+            [f64::NAN; 3]
+        } else {
+            [n[0] / len, n[1] / len, n[2] / len]
+        };
+        Arc { a, b, n }
+    }
+
+    #[cfg(test)]
+    fn is_degenerate(&self) -> bool {
+        self.n[0].is_nan()
+    }
+
+    /// How far the arc bulges beyond its chord (the box of the endpoints misses that).
+    fn sagitta(&self) -> f64 {
+        let c2 = chord2(self.a, self.b);
+        1.0 - (1.0 - c2 * 0.25).max(0.0).sqrt()
+    }
+}
+
+/// Squared chord from `p` to the nearest point of the arc `a`→`b` with unit normal `n`.
+#[inline]
+fn arc_chord2(p: V3, a: V3, n: V3, b: V3, pa: f64, pb: f64) -> f64 {
+    // Tangents at `a` towards `b` and at `b` towards `a`: `p` projects inside the arc when
+    // it lies on the inner side of both. Computed here rather than stored, to keep the
+    // boundary small in memory (cache misses, not arithmetic, bound a decision).
+    let u = cross(n, a);
+    let v = cross(b, n);
+    if dot(p, u) >= 0.0 && dot(p, v) >= 0.0 {
+        // Chord to the foot on the great circle: 2(1 - cos θ) with sin θ = p·n, written to
+        // stay exact for tiny θ.
+        let s = dot(p, n);
+        let s = s * s;
+        2.0 * s / (1.0 + (1.0 - s).max(0.0).sqrt())
+    } else {
+        pa.min(pb)
+    }
+}
+
+/// Boundaries of many fences in flat arrays (see `planar::PlanarStore` for why).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SphereStore {
+    chunk_boxes: Vec<Box3>,
+    /// Per chunk: where its data starts and how many arcs it holds. A chunk of `k`
+    /// consecutive arcs is `v0, n0, v1, n1, …, v(k-1), n(k-1), vk` in `data`.
+    chunk_spans: Vec<[u32; 2]>,
+    data: Vec<V3>,
+    /// Chunk trees of the large boundaries (items are global chunk numbers).
+    trees: Vec<Bvh>,
+}
+
+/// One fence's boundary in a `SphereStore`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Boundary {
+    chunks: u32,
+    chunk_count: u32,
+    tree: Option<u32>,
+}
+
+impl SphereStore {
+    /// Adds the boundary of a fence made of `parts`, each in its own longitude frame.
+    pub(crate) fn add(&mut self, parts: &[Polygon<f64>]) -> Boundary {
+        let edges = boundary_edges(parts);
+        let budget = 8 * edges.len() + 1024;
+        let mut tolerance = TOLERANCE;
+        let arcs = loop {
+            if let Some(arcs) = densify(&edges, tolerance, budget) {
+                break arcs;
+            }
+            // A pathological fence (thousands of very long edges) gets coarser arcs
+            // rather than unbounded memory.
+            tolerance *= 4.0;
+        };
+        let first = self.chunk_boxes.len();
+        let mut pad = 0.0f64;
+        for arc in &arcs {
+            let open = self.chunk_spans.len() > first;
+            let continues = open
+                && self.chunk_spans.last().is_some_and(|span| span[1] < CHUNK as u32)
+                && self.data.last() == Some(&arc.a);
+            if !continues {
+                if open {
+                    self.close_chunk(pad);
+                }
+                pad = 0.0;
+                self.chunk_boxes.push([arc.a, arc.a]);
+                self.chunk_spans.push([self.data.len() as u32, 0]);
+                self.data.push(arc.a);
+            }
+            self.data.push(arc.n);
+            self.data.push(arc.b);
+            if let (Some(span), Some(bbox)) = (self.chunk_spans.last_mut(), self.chunk_boxes.last_mut()) {
+                span[1] += 1;
+                *bbox = box_union(*bbox, [arc.b, arc.b]);
+            }
+            pad = pad.max(arc.sagitta());
+        }
+        if self.chunk_spans.len() > first {
+            self.close_chunk(pad);
+        }
+        let count = self.chunk_boxes.len() - first;
+        let tree = (count > TREE_THRESHOLD).then(|| {
+            self.trees.push(Bvh::new(
+                (first..first + count)
+                    .map(|c| (self.chunk_boxes[c], c as u32))
+                    .collect(),
+            ));
+            (self.trees.len() - 1) as u32
+        });
+        Boundary {
+            chunks: first as u32,
+            chunk_count: count as u32,
+            tree,
+        }
+    }
+
+    fn close_chunk(&mut self, sagitta: f64) {
+        if let Some(bbox) = self.chunk_boxes.last_mut() {
+            *bbox = pad_box(*bbox, sagitta + BOX_PAD);
+        }
+    }
+
+    /// Smallest squared chord from `p` to the arcs of one chunk.
+    #[inline]
+    fn chunk_chord2(&self, chunk: u32, p: V3) -> f64 {
+        let [start, arcs] = self.chunk_spans[chunk as usize];
+        let start = start as usize;
+        let data = &self.data[start..start + 2 * arcs as usize + 1];
+        let mut a = data[0];
+        let mut pa = chord2(p, a);
+        let mut best = pa;
+        for pair in data[1..].chunks_exact(2) {
+            let (n, b) = (pair[0], pair[1]);
+            let pb = chord2(p, b);
+            best = best.min(arc_chord2(p, a, n, b, pa, pb));
+            (a, pa) = (b, pb);
+        }
+        best
+    }
+}
+
+impl Boundary {
+    /// Lowers `*best` to the squared chord from `p` to the nearest arc, if nearer; returns
+    /// whether it did.
+    #[inline]
+    pub(crate) fn nearest(&self, store: &SphereStore, p: V3, best: &mut f64) -> bool {
+        let before = *best;
+        match self.tree {
+            Some(t) => store.trees[t as usize].nearest(p, best, &mut |c, _, best| {
+                *best = best.min(store.chunk_chord2(c, p));
+            }),
+            None => {
+                // Nearest chunk boxes first, so the bound tightens early.
+                let mut order = Ordered::new();
+                let first = self.chunks as usize;
+                let boxes = &store.chunk_boxes[first..first + self.chunk_count as usize];
+                for (c, bbox) in boxes.iter().enumerate() {
+                    let lb = box_dist2(bbox, p);
+                    if lb < *best {
+                        order.push(lb, (first + c) as u32);
+                    }
+                }
+                for &(lb, c) in order.sorted() {
+                    if lb >= *best {
+                        break;
+                    }
+                    *best = best.min(store.chunk_chord2(c, p));
+                }
+            }
+        }
+        *best < before
+    }
+}
+
+/// Shoelace area, positive for counter-clockwise rings.
+pub(crate) fn signed_area(ring: &[Coord<f64>]) -> f64 {
+    ring.windows(2).map(|w| w[0].x * w[1].y - w[1].x * w[0].y).sum::<f64>() * 0.5
+}
+
+/// The drawn edges that are boundary on the sphere, in ring order (seam pieces last).
+fn boundary_edges(parts: &[Polygon<f64>]) -> Vec<(Coord<f64>, Coord<f64>)> {
+    let mut seam = Seam::default();
+    let mut seam_edges = Vec::new();
+    let mut edges = Vec::new();
+    for part in parts {
+        for (r, ring) in std::iter::once(part.exterior()).chain(part.interiors()).enumerate() {
+            let ccw = signed_area(&ring.0) > 0.0;
+            let interior_left = ccw != (r > 0);
+            for w in ring.0.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                if a == b || (a.y == b.y && a.y.abs() == 90.0) {
+                    continue;
+                }
+                if is_seam_edge(a, b) {
+                    let side = seam_side(a, b, interior_left);
+                    seam.add(side, a.y, b.y);
+                    seam_edges.push((side, a.x, a.y, b.y));
+                    continue;
+                }
+                edges.push((a, b));
+            }
+        }
+    }
+    for (side, x, lat_a, lat_b) in seam_edges {
+        for (lo, hi) in seam.exposed(side, lat_a, lat_b) {
+            edges.push((Coord { x, y: lo }, Coord { x, y: hi }));
+        }
+    }
+    edges
+}
+
+/// Arcs within `tolerance` of the drawn edges, or `None` past `budget` arcs.
+fn densify(edges: &[(Coord<f64>, Coord<f64>)], tolerance: f64, budget: usize) -> Option<Vec<Arc>> {
+    let mut arcs = Vec::with_capacity(edges.len());
+    for &(a, b) in edges {
+        split(
+            a,
+            b,
+            unit_vector(a.y, a.x),
+            unit_vector(b.y, b.x),
+            0,
+            tolerance,
+            &mut arcs,
+        );
+        if arcs.len() > budget {
+            return None;
+        }
+    }
+    Some(arcs)
+}
+
+fn split(a: Coord<f64>, b: Coord<f64>, va: V3, vb: V3, depth: u32, tolerance: f64, out: &mut Vec<Arc>) {
+    let arc = Arc::new(va, vb);
+    if depth < MAX_DEPTH {
+        let mid = Coord {
+            x: (a.x + b.x) * 0.5,
+            y: (a.y + b.y) * 0.5,
+        };
+        let vm = unit_vector(mid.y, mid.x);
+        // Near-antipodal ends make a degenerate arc with a zero normal; the length test
+        // splits those.
+        let bow = dot(vm, arc.n).abs();
+        if bow > tolerance || chord2(va, vb) > MAX_ARC_CHORD2 {
+            split(a, mid, va, vm, depth + 1, tolerance, out);
+            split(mid, b, vm, vb, depth + 1, tolerance, out);
+            return;
+        }
+    }
+    out.push(arc);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geofence::metric::chord2_to_m;
+
+    fn to_arc(arc: &Arc, p: V3) -> f64 {
+        arc_chord2(p, arc.a, arc.n, arc.b, chord2(p, arc.a), chord2(p, arc.b))
+    }
+
+    #[test]
+    fn arc_distance_interior_and_ends() {
+        let arc = Arc::new(unit_vector(0.0, 0.0), unit_vector(0.0, 1.0));
+        // 0.001° north of the middle of an equator arc: 111.2 m.
+        let d = chord2_to_m(to_arc(&arc, unit_vector(0.001, 0.5)));
+        assert!((d - 111.195).abs() < 0.01, "{d}");
+        // Beyond the end: distance to the endpoint.
+        let d = chord2_to_m(to_arc(&arc, unit_vector(0.0, 1.001)));
+        assert!((d - 111.195).abs() < 0.01, "{d}");
+        // A degenerate arc is its endpoints.
+        let point = Arc::new(unit_vector(0.0, 0.0), unit_vector(0.0, 0.0));
+        assert!(point.is_degenerate());
+        let d = chord2_to_m(to_arc(&point, unit_vector(0.0, 0.001)));
+        assert!((d - 111.195).abs() < 0.01, "{d}");
+    }
+
+    #[test]
+    fn parallel_edges_are_densified() {
+        let ring = geo::LineString::from(vec![(0.0, 45.0), (1.0, 45.0), (1.0, 46.0), (0.0, 46.0), (0.0, 45.0)]);
+        let mut store = SphereStore::default();
+        let b = store.add(&[Polygon::new(ring, vec![])]);
+        assert!(store.data.len() > 2 * 4 + 1);
+        // A point on the drawn parallel, mid-edge, is on the boundary to within 1 cm.
+        let p = unit_vector(45.0, 0.5);
+        let mut d = f64::INFINITY;
+        assert!(b.nearest(&store, p, &mut d));
+        assert!(chord2_to_m(d) < 0.011, "{}", chord2_to_m(d));
+    }
+}

@@ -1,0 +1,40 @@
+//! Errors of the geofence module: one `FieldError` per broken rule, naming the field path
+//! the client wrote (`geometry.coordinates[0][3]`), so the HTTP layer can put them
+//! straight into the problem document's `errors[]`.
+
+use serde::Serialize;
+
+/// One broken rule of one input field. `field` is a path into the request body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The module's error enum, for callers that want one `?`-able type; the API layer maps
+/// both variants to 422 `validation_failed` with `errors` as the problem's `errors[]`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GeofenceError {
+    #[error("invalid geometry ({} error(s))", .0.len())]
+    InvalidGeometry(Vec<FieldError>),
+    #[error("invalid location ({} error(s))", .0.len())]
+    InvalidLocation(Vec<FieldError>),
+}
+
+impl GeofenceError {
+    pub fn field_errors(&self) -> &[FieldError] {
+        match self {
+            GeofenceError::InvalidGeometry(e) | GeofenceError::InvalidLocation(e) => e,
+        }
+    }
+}

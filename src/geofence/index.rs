@@ -1,0 +1,422 @@
+//! The per-organisation fence index: everything a decision needs, prepared once when the
+//! org's active fences are loaded, so a check-in costs about a microsecond.
+//!
+//! * An R-tree over every fence's box in unit-sphere space (no seam, no pole problem): the
+//!   fences whose box holds the point are the only containment candidates, and the box
+//!   distance is a lower bound for the nearest-fence search. Each site has its own small
+//!   tree (or list), so a site filter never walks other sites' fences.
+//! * Per polygon: a banded point-in-polygon structure per part (`planar`) and the boundary
+//!   as great-circle arcs in chunks, with its own R-tree when large (`boundary`).
+//! * The nearest boundary is found by one best-first search over R-tree nodes, fences,
+//!   chunk-tree nodes and chunks together, ordered by lower bounds; it stops as soon as no
+//!   bound beats the best exact distance, so it reads a handful of chunks of a handful of
+//!   fences whatever the org's size.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::antimeridian::frame_longitudes;
+use super::boundary::{Boundary, SphereStore};
+use super::bvh::Bvh;
+use super::decision::FenceRef;
+use super::metric::{Box3, EARTH_RADIUS_M, LatLon, V3, box_dist2, box_union, cap_box, chord2, lon_lat_rect_box};
+use super::planar::{Location, Part, PlanarStore};
+use super::shape::{FenceShape, Geometry};
+
+/// One active geofence as the decision sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fence {
+    pub id: Uuid,
+    pub version: i32,
+    pub name: String,
+    pub site_id: Uuid,
+    pub shape: FenceShape,
+}
+
+/// Sites with few fences are scanned; a tree pays from about this many.
+const SITE_TREE_THRESHOLD: usize = 16;
+
+enum SiteFences {
+    Few(Vec<u32>),
+    Many(Bvh),
+}
+
+/// What a decision needs of one fence; the bulky parts live in the index's stores.
+#[derive(Debug)]
+pub(crate) enum Prepared {
+    Circle {
+        center: V3,
+        /// Radius as an angle on the unit sphere.
+        angle: f64,
+        chord2_radius: f64,
+        bbox: Box3,
+    },
+    Polygon {
+        /// `parts[from..to]` of the index.
+        parts: [u32; 2],
+        boundary: Boundary,
+        /// Whether a vertex lies on the pole: then the pole (where every longitude meets)
+        /// is on the fence, which the planar test cannot see for other longitudes.
+        north_pole: bool,
+        south_pole: bool,
+        bbox: Box3,
+    },
+}
+
+impl Prepared {
+    fn bbox(&self) -> &Box3 {
+        match self {
+            Prepared::Circle { bbox, .. } | Prepared::Polygon { bbox, .. } => bbox,
+        }
+    }
+}
+
+/// A query point, in both forms the index needs.
+pub(crate) struct Query {
+    pub(crate) v: V3,
+    pub(crate) lat: f64,
+    pub(crate) lon: f64,
+}
+
+impl Query {
+    pub(crate) fn new(p: LatLon) -> Self {
+        Self {
+            v: p.unit_vector(),
+            lat: p.lat(),
+            lon: p.lon(),
+        }
+    }
+}
+
+/// Where the fences of one decision come from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Tree(&'a Bvh),
+    List(&'a [u32]),
+}
+
+/// Fence indices found by a lookup; a few live inline, so a decision does not allocate.
+pub(crate) struct Hits {
+    inline: [u32; 8],
+    len: usize,
+    spill: Vec<u32>,
+}
+
+impl Hits {
+    pub(crate) fn new() -> Self {
+        Self {
+            inline: [0; 8],
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, f: u32) {
+        if self.len < self.inline.len() {
+            self.inline[self.len] = f;
+        } else {
+            self.spill.push(f);
+        }
+        self.len += 1;
+    }
+
+    /// Ascending fence indices (index order decides between overlapping fences).
+    pub(crate) fn sorted(&mut self) -> &[u32] {
+        if self.spill.is_empty() {
+            let hits = &mut self.inline[..self.len];
+            hits.sort_unstable();
+            hits
+        } else {
+            self.spill.extend_from_slice(&self.inline);
+            self.spill.sort_unstable();
+            &self.spill
+        }
+    }
+}
+
+/// An index of fences for decisions. Build it once per organisation (and again when a fence
+/// changes); it is immutable, `Send` and `Sync`, so one copy serves every request.
+///
+/// ```
+/// use muster::geofence::{parse_geometry, AccuracyRule, Fence, FenceIndex, GeometryLimits, LatLon, Verdict};
+/// use serde_json::json;
+/// use uuid::Uuid;
+///
+/// let shape = parse_geometry(
+///     &json!({"type": "Polygon", "coordinates": [[[179, -1], [181, -1], [181, 1], [179, 1], [179, -1]]]}),
+///     &GeometryLimits::default(),
+/// ).unwrap();
+/// let site = Uuid::new_v4();
+/// let index = FenceIndex::new(vec![Fence { id: Uuid::new_v4(), version: 1, name: "dateline".into(), site_id: site, shape }]);
+///
+/// let at = |lat, lon| LatLon::new(lat, lon).unwrap();
+/// assert_eq!(index.decide(at(0.0, 179.5), 0.0, AccuracyRule::Point, None).verdict, Verdict::Inside);
+/// assert_eq!(index.decide(at(0.0, -179.5), 0.0, AccuracyRule::Point, Some(&[site])).verdict, Verdict::Inside);
+/// let far = index.decide(at(0.0, 0.0), 0.0, AccuracyRule::Point, None);
+/// assert_eq!(far.verdict, Verdict::Outside);
+/// assert!(far.distance_m.unwrap() > 19_000_000.0);
+/// assert_eq!(index.decide(at(0.0, 179.5), 0.0, AccuracyRule::Point, Some(&[])).verdict, Verdict::NoGeofence);
+/// ```
+pub struct FenceIndex {
+    pub(crate) fences: Vec<Fence>,
+    prepared: Vec<Prepared>,
+    refs: Vec<FenceRef>,
+    parts: Vec<Part>,
+    planar: PlanarStore,
+    sphere: SphereStore,
+    tree: Bvh,
+    sites: HashMap<Uuid, SiteFences>,
+}
+
+impl std::fmt::Debug for FenceIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FenceIndex")
+            .field("fences", &self.fences.len())
+            .field("sites", &self.sites.len())
+            .finish()
+    }
+}
+
+impl FenceIndex {
+    pub fn new(fences: Vec<Fence>) -> Self {
+        let mut parts = Vec::new();
+        let mut planar = PlanarStore::default();
+        let mut sphere = SphereStore::default();
+        let prepared: Vec<Prepared> = fences
+            .iter()
+            .map(|f| match &f.shape.geometry {
+                Geometry::Circle { center, radius_m } => {
+                    let angle = radius_m / EARTH_RADIUS_M;
+                    let v = center.unit_vector();
+                    let c = 2.0 * (angle * 0.5).sin();
+                    Prepared::Circle {
+                        center: v,
+                        angle,
+                        chord2_radius: c * c,
+                        bbox: cap_box(v, angle),
+                    }
+                }
+                Geometry::Polygons { parts: polygons, .. } => {
+                    let from = parts.len() as u32;
+                    let mut bbox = None::<Box3>;
+                    for polygon in polygons {
+                        let part = planar.add(polygon);
+                        let b = part.bbox;
+                        let part_box = lon_lat_rect_box(b[0], b[2], b[1], b[3]);
+                        bbox = Some(bbox.map_or(part_box, |acc| box_union(acc, part_box)));
+                        parts.push(part);
+                    }
+                    let on_lat = |lat: f64| polygons.iter().flat_map(|p| p.exterior().0.iter()).any(|c| c.y == lat);
+                    Prepared::Polygon {
+                        parts: [from, parts.len() as u32],
+                        boundary: sphere.add(polygons),
+                        north_pole: on_lat(90.0),
+                        south_pole: on_lat(-90.0),
+                        bbox: bbox.unwrap_or([[0.0; 3]; 2]),
+                    }
+                }
+            })
+            .collect();
+        let boxes: Vec<(Box3, u32)> = prepared
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (*p.bbox(), i as u32))
+            .collect();
+        let mut by_site: HashMap<Uuid, Vec<u32>> = HashMap::new();
+        for (i, f) in fences.iter().enumerate() {
+            by_site.entry(f.site_id).or_default().push(i as u32);
+        }
+        let sites = by_site
+            .into_iter()
+            .map(|(site, members)| {
+                let group = if members.len() < SITE_TREE_THRESHOLD {
+                    SiteFences::Few(members)
+                } else {
+                    SiteFences::Many(Bvh::new(members.iter().map(|&i| boxes[i as usize]).collect()))
+                };
+                (site, group)
+            })
+            .collect();
+        Self {
+            tree: Bvh::new(boxes),
+            refs: fences.iter().map(FenceRef::from).collect(),
+            fences,
+            prepared,
+            parts,
+            planar,
+            sphere,
+            sites,
+        }
+    }
+
+    pub(crate) fn fence_ref(&self, f: u32) -> FenceRef {
+        self.refs[f as usize].clone()
+    }
+
+    /// Point on or inside fence `f` (boundary counts as inside).
+    #[inline]
+    fn contains(&self, f: u32, q: &Query) -> bool {
+        match &self.prepared[f as usize] {
+            Prepared::Circle {
+                center, chord2_radius, ..
+            } => chord2(q.v, *center) <= *chord2_radius,
+            Prepared::Polygon {
+                parts,
+                north_pole,
+                south_pole,
+                ..
+            } => {
+                if q.lat == 90.0 {
+                    return *north_pole;
+                }
+                if q.lat == -90.0 {
+                    return *south_pole;
+                }
+                self.parts[parts[0] as usize..parts[1] as usize].iter().any(|part| {
+                    frame_longitudes(q.lon, part.bbox[0], part.bbox[2])
+                        .any(|x| part.locate(&self.planar, x, q.lat) != Location::Outside)
+                })
+            }
+        }
+    }
+
+    /// Lowers `*best` to the squared chord from the point to fence `f`'s boundary (from
+    /// inside or out), if nearer; returns whether it did.
+    #[inline]
+    fn boundary_nearest(&self, f: u32, q: &Query, best: &mut f64) -> bool {
+        match &self.prepared[f as usize] {
+            Prepared::Circle { center, angle, .. } => {
+                // Judged on the sphere: angle to the centre against the radius.
+                let to_center = 2.0 * (chord2(q.v, *center).sqrt() * 0.5).min(1.0).asin();
+                let gap = (to_center - angle).abs();
+                let c = 2.0 * (gap * 0.5).sin();
+                if c * c < *best {
+                    *best = c * c;
+                    return true;
+                }
+                false
+            }
+            Prepared::Polygon { boundary, .. } => boundary.nearest(&self.sphere, q.v, best),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.fences.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fences.is_empty()
+    }
+
+    pub fn fences(&self) -> &[Fence] {
+        &self.fences
+    }
+
+    /// Calls `f` with each group of applicable fences: all, or those of the given sites
+    /// (unknown and repeated site ids add nothing). Returns whether any fence applies.
+    fn each_source<'a>(&'a self, sites: Option<&[Uuid]>, mut f: impl FnMut(Source<'a>)) -> bool {
+        match sites {
+            None => {
+                if self.fences.is_empty() {
+                    return false;
+                }
+                f(Source::Tree(&self.tree));
+                true
+            }
+            Some(ids) => {
+                let mut any = false;
+                for (k, id) in ids.iter().enumerate() {
+                    if ids[..k].contains(id) {
+                        continue;
+                    }
+                    match self.sites.get(id) {
+                        Some(SiteFences::Few(list)) => f(Source::List(list)),
+                        Some(SiteFences::Many(tree)) => f(Source::Tree(tree)),
+                        None => continue,
+                    }
+                    any = true;
+                }
+                any
+            }
+        }
+    }
+
+    /// Whether any fence applies to these sites.
+    pub(crate) fn applies(&self, sites: Option<&[Uuid]>) -> bool {
+        match sites {
+            None => !self.fences.is_empty(),
+            Some(ids) => ids.iter().any(|id| self.sites.contains_key(id)),
+        }
+    }
+
+    /// Collects the applicable fences that contain the point into `hits`; when there are
+    /// none, returns (squared chord, fence) of the nearest boundary.
+    ///
+    /// Two walks: first only the tree nodes whose box holds the point (containment is all a
+    /// point inside a fence needs), noting the nearest box seen on the way; then, for a
+    /// point outside every fence, a branch-and-bound search seeded with that fence's
+    /// distance, so it starts with a tight bound and opens few other fences.
+    pub(crate) fn search(&self, sites: Option<&[Uuid]>, q: &Query, hits: &mut Hits) -> (f64, Option<u32>) {
+        let mut seed: Option<(f64, u32)> = None;
+        let mut seen = |f: u32, lb: f64| {
+            if lb == 0.0 && self.contains(f, q) {
+                hits.push(f);
+            } else if seed.is_none_or(|(s, _)| lb < s) {
+                seed = Some((lb, f));
+            }
+        };
+        self.each_source(sites, |source| match source {
+            Source::Tree(tree) => tree.locate(q.v, &mut seen),
+            Source::List(list) => {
+                for &f in list {
+                    seen(f, box_dist2(self.prepared[f as usize].bbox(), q.v));
+                }
+            }
+        });
+        if hits.len > 0 {
+            return (0.0, None);
+        }
+
+        let mut best = f64::INFINITY;
+        let mut who = None;
+        let seed = seed.map(|(_, f)| f);
+        if let Some(f) = seed
+            && self.boundary_nearest(f, q, &mut best)
+        {
+            who = Some(f);
+        }
+        let mut visit = |f: u32, _lb: f64, best: &mut f64| {
+            if Some(f) != seed && self.boundary_nearest(f, q, best) {
+                who = Some(f);
+            }
+        };
+        self.each_source(sites, |source| match source {
+            Source::Tree(tree) => tree.nearest(q.v, &mut best, &mut visit),
+            Source::List(list) => {
+                // Nearest boxes first, so the bound tightens early.
+                let mut order = [(0.0, 0u32); SITE_TREE_THRESHOLD];
+                let mut n = 0;
+                for &f in list.iter().take(order.len()) {
+                    order[n] = (box_dist2(self.prepared[f as usize].bbox(), q.v), f);
+                    n += 1;
+                }
+                let order = &mut order[..n];
+                order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                for &(lb, f) in order.iter() {
+                    if lb >= best {
+                        break;
+                    }
+                    visit(f, lb, &mut best);
+                }
+            }
+        });
+        (best, who)
+    }
+
+    /// Whether fence `f`'s boundary comes nearer the point than `chord2` (squared chord).
+    pub(crate) fn boundary_within(&self, f: u32, q: &Query, chord2: f64) -> bool {
+        let mut best = chord2;
+        self.boundary_nearest(f, q, &mut best)
+    }
+}
