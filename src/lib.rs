@@ -15,6 +15,7 @@ pub mod http;
 pub mod org;
 pub mod photos;
 pub mod proto;
+pub mod reports;
 pub mod routes;
 pub mod sites;
 pub mod startup;
