@@ -9,5 +9,7 @@ mod cli;
 mod geofences;
 mod ops;
 mod org;
+mod reports;
 mod tenancy;
 mod users;
+mod visibility;
