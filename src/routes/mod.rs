@@ -6,6 +6,7 @@ pub mod geofences;
 pub mod me;
 pub mod ops;
 pub mod org;
+pub mod photos;
 pub mod sites;
 pub mod users;
 
@@ -22,7 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(users::configure)
         .configure(audit::configure)
         .configure(sites::configure)
-        .configure(geofences::configure);
+        .configure(geofences::configure)
+        .configure(photos::configure);
 }
 
 #[derive(OpenApi)]
@@ -38,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         sites::create, sites::list, sites::get, sites::change,
         geofences::create, geofences::import, geofences::list, geofences::get, geofences::versions, geofences::replace,
         geofences::retire, geofences::test, geofences::simulate,
+        photos::upload, photos::presign, photos::event_photo,
     ),
     components(schemas(crate::error::Problem, crate::error::Code, crate::error::FieldError)),
     modifiers(&BearerAuth),
