@@ -7,6 +7,7 @@ pub mod me;
 pub mod ops;
 pub mod org;
 pub mod photos;
+pub mod privacy;
 pub mod sites;
 pub mod users;
 
@@ -24,7 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(audit::configure)
         .configure(sites::configure)
         .configure(geofences::configure)
-        .configure(photos::configure);
+        .configure(photos::configure)
+        .configure(privacy::configure);
 }
 
 #[derive(OpenApi)]
@@ -41,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         geofences::create, geofences::import, geofences::list, geofences::get, geofences::versions, geofences::replace,
         geofences::retire, geofences::test, geofences::simulate,
         photos::upload, photos::presign, photos::event_photo,
+        privacy::erase,
     ),
     components(schemas(crate::error::Problem, crate::error::Code, crate::error::FieldError)),
     modifiers(&BearerAuth),
