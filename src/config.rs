@@ -88,6 +88,13 @@ pub struct Settings {
     pub geofence_import_max_features: usize,
     pub geofence_cache_max_age_s: u64,
     pub simulate_max_events: u32,
+    pub photo_max_bytes: u64,
+    pub photo_max_pixels: u64,
+    pub photo_max_dimension: u32,
+    pub photo_url_ttl_s: u64,
+    pub photo_presign_ttl_s: u64,
+    pub retention_interval_s: u64,
+    pub retention_batch_size: u32,
 }
 
 impl Default for Settings {
@@ -131,6 +138,13 @@ impl Default for Settings {
             geofence_import_max_features: 1_000,
             geofence_cache_max_age_s: 300,
             simulate_max_events: 100_000,
+            photo_max_bytes: 5 * 1024 * 1024,
+            photo_max_pixels: 40_000_000,
+            photo_max_dimension: 12_000,
+            photo_url_ttl_s: 300,
+            photo_presign_ttl_s: 300,
+            retention_interval_s: 3600,
+            retention_batch_size: 1000,
         }
     }
 }
@@ -295,6 +309,34 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "MUSTER_SIMULATE_MAX_EVENTS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub simulate_max_events: Option<u32>,
+    /// Largest photo upload in bytes [default: 5242880].
+    #[arg(long, global = true, env = "MUSTER_PHOTO_MAX_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_max_bytes: Option<u64>,
+    /// Most pixels a photo may declare; larger ones are refused before decoding [default: 40000000].
+    #[arg(long, global = true, env = "MUSTER_PHOTO_MAX_PIXELS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_max_pixels: Option<u64>,
+    /// Longest side a photo may declare, in pixels [default: 12000].
+    #[arg(long, global = true, env = "MUSTER_PHOTO_MAX_DIMENSION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_max_dimension: Option<u32>,
+    /// Lifetime of signed photo download URLs in seconds, at most 300 [default: 300].
+    #[arg(long, global = true, env = "MUSTER_PHOTO_URL_TTL_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_url_ttl_s: Option<u64>,
+    /// Lifetime of presigned photo upload URLs in seconds [default: 300].
+    #[arg(long, global = true, env = "MUSTER_PHOTO_PRESIGN_TTL_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_presign_ttl_s: Option<u64>,
+    /// Seconds between retention runs; 0 turns the background job off [default: 3600].
+    #[arg(long, global = true, env = "MUSTER_RETENTION_INTERVAL_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_interval_s: Option<u64>,
+    /// Rows per retention batch (one short transaction each) [default: 1000].
+    #[arg(long, global = true, env = "MUSTER_RETENTION_BATCH_SIZE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_batch_size: Option<u32>,
 }
 
 impl Settings {
@@ -336,6 +378,9 @@ impl Settings {
             && secret.expose().len() < 32
         {
             bail!("MUSTER_JWT_SECRET must be at least 32 bytes");
+        }
+        if self.photo_url_ttl_s == 0 || self.photo_url_ttl_s > 300 {
+            bail!("photo_url_ttl_s must be 1 to 300 seconds: signed photo links are short-lived");
         }
         if self.database_max_connections == 0 {
             bail!("database_max_connections must be at least 1");

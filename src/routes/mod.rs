@@ -6,6 +6,8 @@ pub mod geofences;
 pub mod me;
 pub mod ops;
 pub mod org;
+pub mod photos;
+pub mod privacy;
 pub mod reports;
 pub mod sites;
 pub mod users;
@@ -24,6 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(audit::configure)
         .configure(sites::configure)
         .configure(geofences::configure)
+        .configure(photos::configure)
+        .configure(privacy::configure)
         .configure(reports::configure);
 }
 
@@ -40,6 +44,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         sites::create, sites::list, sites::get, sites::change,
         geofences::create, geofences::import, geofences::list, geofences::get, geofences::versions, geofences::replace,
         geofences::retire, geofences::test, geofences::simulate,
+        photos::upload, photos::presign, photos::event_photo,
+        privacy::erase,
         reports::attendance,
     ),
     components(schemas(crate::error::Problem, crate::error::Code, crate::error::FieldError)),

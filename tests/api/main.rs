@@ -9,6 +9,8 @@ mod cli;
 mod geofences;
 mod ops;
 mod org;
+mod photos;
+mod privacy;
 mod reports;
 mod tenancy;
 mod users;

@@ -11,3 +11,5 @@ include!("audit.rs");
 include!("sites.rs");
 include!("events.rs");
 include!("reports.rs");
+include!("photos.rs");
+include!("privacy.rs");
