@@ -449,10 +449,13 @@ impl UserStore for SqlRepo {
 const RELATION_BATCH: usize = 1000;
 
 /// Walks *up* from each subject to the root or to the viewer, whichever comes first: the
-/// cost is the subjects' depth below the viewer (primary-key lookups), however large the
-/// viewer's team. Walking down from the viewer instead would visit a whole department to
-/// answer for a page of 100 events. `UNION` on (subject, ancestor) ends the walk even if a
-/// cycle ever slipped into the data.
+/// cost is the subjects' depth below the viewer (index lookups), however large the viewer's
+/// team. Walking down from the viewer instead would visit a whole department to answer for
+/// a page of 100 events. The step is a scalar subquery rather than a join because
+/// PostgreSQL guesses the work table ten times too big and then hashes the whole users
+/// table on every call (190 ms instead of ~40 ms for 500 subjects in a 100,000-user org,
+/// on a loaded 2-core machine). `UNION` on (subject, ancestor) ends the walk even if a
+/// cycle ever slipped into the data; the root's NULL manager ends it at the top.
 fn relation_query(org_id: Uuid, viewer: Uuid, subjects: &[Uuid]) -> QueryBuilder<Db> {
     let mut q = QueryBuilder::<Db>::new(
         "WITH RECURSIVE subjects(id, manager_id) AS (SELECT id, manager_id FROM users WHERE org_id = ",
@@ -466,11 +469,10 @@ fn relation_query(org_id: Uuid, viewer: Uuid, subjects: &[Uuid]) -> QueryBuilder
         ")), chain(subject, ancestor) AS (
              SELECT id, manager_id FROM subjects WHERE manager_id IS NOT NULL
              UNION
-             SELECT c.subject, u.manager_id FROM chain c JOIN users u ON u.id = c.ancestor
-             WHERE u.org_id = ",
+             SELECT c.subject, (SELECT u.manager_id FROM users u WHERE u.org_id = ",
     )
     .push_bind(org_id)
-    .push(" AND u.manager_id IS NOT NULL AND c.ancestor <> ")
+    .push(" AND u.id = c.ancestor) FROM chain c WHERE c.ancestor IS NOT NULL AND c.ancestor <> ")
     .push_bind(viewer)
     .push(
         ")
