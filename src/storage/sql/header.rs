@@ -9,7 +9,7 @@ use crate::access::{Permission, PermissionSet, Role};
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
 use crate::storage::{
-    AuditStore, LoginRecord, OrgStore, Page, PageRequest, Principal, RefreshOutcome, Repo, StorageError, Timestamp,
+    AuditStore, LoginRecord, OrgStore, Page, PageRequest, PoolStats, Principal, RefreshOutcome, Repo, StorageError, Timestamp,
     TokenStore, UserScope, UserStore,
 };
 use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};
@@ -33,6 +33,22 @@ impl Repo for SqlRepo {
         let mut conn = self.pool.acquire().await?;
         conn.ping().await?;
         Ok(())
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        let size = self.pool.size();
+        // Read separately from `size`, so clamp: the two can straddle a connection's change.
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX).min(size);
+        PoolStats {
+            size,
+            idle,
+            in_use: size - idle,
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 }
 
