@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::http::observe;
+use crate::http::{observe, rate_limit};
 use crate::state::AppState;
 use crate::storage::{DbOptions, Repo};
 use crate::{bootstrap, photos, routes, storage, telemetry};
@@ -41,7 +41,10 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let repo = open_repo(&settings).await?;
         bootstrap::ensure_first_org(repo.as_ref(), &settings).await?;
-        let photos = photos::open(&settings.photo_store, &settings.s3_options()).await?;
+        // Measured here, once, so that every photo operation of every route is counted.
+        let photos = Arc::new(photos::MeteredStore::new(
+            photos::open(&settings.photo_store, &settings.s3_options()).await?,
+        ));
         let state = web::Data::new(AppState::new(
             settings.clone(),
             repo,
@@ -57,12 +60,16 @@ impl Application {
             .map(|l| l.local_addr().map(|a| a.port()))
             .transpose()?;
         let metrics_inline = metrics_listener.is_none();
+        let request_timeout = Duration::from_secs(settings.client_request_timeout_s);
+        let disconnect_timeout = Duration::from_secs(settings.client_disconnect_timeout_s);
 
         let api_state = state.clone();
         let mut api = HttpServer::new(move || {
             let app = App::new()
                 .app_data(api_state.clone())
                 .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()))
+                // Inside `observe`, so refused requests are logged, measured and carry an id.
+                .wrap(from_fn(rate_limit::middleware))
                 .wrap(from_fn(observe::middleware))
                 .configure(routes::configure)
                 .default_service(web::to(not_found));
@@ -73,6 +80,8 @@ impl Application {
             }
         })
         .listen(listener)?
+        .client_request_timeout(request_timeout)
+        .client_disconnect_timeout(disconnect_timeout)
         .shutdown_timeout(settings.shutdown_timeout_s);
         if let Some(workers) = settings.workers {
             api = api.workers(workers);
@@ -84,6 +93,8 @@ impl Application {
                 HttpServer::new(move || App::new().app_data(metrics_state.clone()).service(routes::ops::metrics))
                     .listen(listener)?
                     .workers(1)
+                    .client_request_timeout(request_timeout)
+                    .client_disconnect_timeout(disconnect_timeout)
                     .shutdown_timeout(settings.shutdown_timeout_s)
                     .run();
             servers.push(server);
