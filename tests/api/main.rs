@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod cli;
+mod operations;
 mod ops;
 mod org;
 mod tenancy;
