@@ -50,7 +50,6 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let repo = open_repo(&settings).await?;
-        bootstrap::ensure_first_org(repo.as_ref(), &settings).await?;
         // Measured here, once, so that every photo operation of every route is counted.
         let photos = Arc::new(photos::MeteredStore::new(
             photos::open(&settings.photo_store, &settings.s3_options()).await?,
@@ -61,6 +60,10 @@ impl Application {
             photos,
             telemetry::metrics_handle(),
         )?);
+        // After the signing key is loaded or generated (in `AppState::new`): a bad key
+        // setting fails before the first organisation is created and its password shown,
+        // and once the password is shown the server has everything it needs to start.
+        bootstrap::ensure_first_org(state.repo.as_ref(), &settings).await?;
 
         let listener = TcpListener::bind(&settings.listen)?;
         let port = listener.local_addr()?.port();
