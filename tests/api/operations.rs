@@ -236,8 +236,7 @@ struct Server {
 impl Server {
     async fn start(envs: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        // Bound and released at once: the server binds it again a moment later.
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
         let stderr = dir.path().join("stderr.log");
         let child = Command::new(env!("CARGO_BIN_EXE_muster"))
             .arg("serve")
@@ -291,8 +290,12 @@ impl Server {
     }
 
     fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([format!("-{name}"), self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -324,6 +327,11 @@ impl Drop for Server {
     }
 }
 
+/// A port nothing listens on: bound and released at once, for a server to bind a moment later.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 async fn refuses_connections(address: &str, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
@@ -337,9 +345,19 @@ async fn refuses_connections(address: &str, within: Duration) -> bool {
     false
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_0() {
-    let mut server = Server::start(&[("MUSTER_SHUTDOWN_TIMEOUT_S", "20")]).await;
+/// Sends `signal` while a login's body is still on its way: the login completes with its
+/// real answer, new connections (on every listener) are refused, and the process exits 0.
+async fn drains_in_flight_requests_on(signal: &str, metrics_listener: bool) {
+    let metrics_address = format!("127.0.0.1:{}", free_port());
+    let mut envs = vec![("MUSTER_SHUTDOWN_TIMEOUT_S", "20")];
+    if metrics_listener {
+        envs.push(("MUSTER_METRICS_LISTEN", &metrics_address));
+    }
+    let mut server = Server::start(&envs).await;
+    if metrics_listener {
+        let scraped = reqwest::get(format!("http://{metrics_address}/metrics")).await.unwrap();
+        assert_eq!(scraped.status(), 200);
+    }
     let body = login_body();
     let (first, rest) = body.as_bytes().split_at(body.len() / 2);
 
@@ -353,11 +371,17 @@ async fn sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_0() {
     // Let the server read the head and start the handler before the signal.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    server.terminate();
+    server.signal(signal);
     assert!(
         refuses_connections(&server.address(), Duration::from_secs(5)).await,
-        "new connections are still accepted after SIGTERM"
+        "new connections are still accepted after SIG{signal}"
     );
+    if metrics_listener {
+        assert!(
+            refuses_connections(&metrics_address, Duration::from_secs(5)).await,
+            "the metrics listener still accepts after SIG{signal}"
+        );
+    }
     assert!(
         server.child.try_wait().unwrap().is_none(),
         "exited with a request in flight"
@@ -375,6 +399,16 @@ async fn sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_0() {
     let logs = server.logs();
     assert!(logs.contains("draining in-flight requests"), "{logs}");
     assert!(logs.contains("stopped"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_in_flight_requests_on_every_listener_and_exits_0() {
+    drains_in_flight_requests_on("TERM", true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_drains_in_flight_requests_too() {
+    drains_in_flight_requests_on("INT", false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
