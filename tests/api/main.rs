@@ -7,6 +7,7 @@ mod common;
 mod auth;
 mod cli;
 mod geofences;
+mod operations;
 mod ops;
 mod org;
 mod photos;
