@@ -41,8 +41,13 @@ async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: 
 }
 
 async fn login(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
-    post(client, format!("{base}/v1/auth/login"), None, json!({"email": email, "password": password})).await
-        ["access_token"]
+    post(
+        client,
+        format!("{base}/v1/auth/login"),
+        None,
+        json!({"email": email, "password": password}),
+    )
+    .await["access_token"]
         .as_str()
         .expect("token")
         .to_owned()
@@ -74,7 +79,13 @@ async fn setup(admin_url: String) -> Bench {
     let client = reqwest::Client::new();
     let admin_token = login(&client, &base, "admin@example.com", PASSWORD).await;
     let user = |email: &str, roles: Value| json!({"email": email, "name": email, "employee_code": email, "roles": roles, "password": PASSWORD});
-    post(&client, format!("{base}/v1/users"), Some(&admin_token), user("hr@bench.example", json!(["hr"]))).await;
+    post(
+        &client,
+        format!("{base}/v1/users"),
+        Some(&admin_token),
+        user("hr@bench.example", json!(["hr"])),
+    )
+    .await;
     let manager = post(
         &client,
         format!("{base}/v1/users"),
@@ -206,9 +217,15 @@ fn reports(c: &mut Criterion) {
     }
     let mut group = c.benchmark_group("attendance_report_1000_users_31_days");
     group.sample_size(10).measurement_time(Duration::from_secs(20));
-    group.bench_function("org_json", |b| b.iter(|| rt.block_on(fetch(&bench, &bench.hr, "scope=org"))));
-    group.bench_function("org_csv", |b| b.iter(|| rt.block_on(fetch(&bench, &bench.hr, "scope=org&format=csv"))));
-    group.bench_function("team_json", |b| b.iter(|| rt.block_on(fetch(&bench, &bench.manager, "scope=team"))));
+    group.bench_function("org_json", |b| {
+        b.iter(|| rt.block_on(fetch(&bench, &bench.hr, "scope=org")))
+    });
+    group.bench_function("org_csv", |b| {
+        b.iter(|| rt.block_on(fetch(&bench, &bench.hr, "scope=org&format=csv")))
+    });
+    group.bench_function("team_json", |b| {
+        b.iter(|| rt.block_on(fetch(&bench, &bench.manager, "scope=team")))
+    });
     group.finish();
     if std::env::var_os("MUSTER_BENCH_KEEP").is_some() {
         eprintln!("kept database {}", bench.database);
