@@ -4,6 +4,7 @@
 //! every disclosure.
 
 pub mod access;
+pub mod applogs;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;

@@ -19,6 +19,8 @@ pub struct AppState {
     pub trusted_proxies: TrustedProxies,
     pub login_failures_by_account: FailureThrottle,
     pub login_failures_by_ip: FailureThrottle,
+    /// App-log uploads per user (`MUSTER_APPLOG_BATCHES_PER_MINUTE`).
+    pub applog_uploads: crate::applogs::limit::KeyedLimiter<uuid::Uuid>,
     pub metrics: PrometheusHandle,
 }
 
@@ -35,6 +37,7 @@ impl AppState {
             trusted_proxies: TrustedProxies::parse(&settings.trusted_proxies)?,
             login_failures_by_account: FailureThrottle::new(settings.login_max_failures_per_account, window),
             login_failures_by_ip: FailureThrottle::new(settings.login_max_failures_per_ip, window),
+            applog_uploads: crate::applogs::limit::KeyedLimiter::per_minute(settings.applog_batches_per_minute),
             repo,
             photos,
             settings,

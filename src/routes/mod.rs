@@ -1,5 +1,6 @@
 //! HTTP routes, one module per API area: each parses and authorises, then calls the domain.
 
+pub mod applogs;
 pub mod audit;
 pub mod auth;
 pub mod me;
@@ -18,7 +19,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(me::configure)
         .configure(org::configure)
         .configure(users::configure)
-        .configure(audit::configure);
+        .configure(audit::configure)
+        .configure(applogs::configure);
 }
 
 #[derive(OpenApi)]
@@ -31,8 +33,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         org::get_org, org::change_org, org::get_policy, org::put_policy, org::list_roles, org::put_role,
         users::create, users::list, users::get, users::change, users::disable,
         audit::list, audit::my_disclosures,
+        applogs::upload, applogs::list,
     ),
     components(schemas(crate::error::Problem, crate::error::Code, crate::error::FieldError)),
+    components(schemas(crate::applogs::Upload, crate::applogs::UploadEntry, crate::applogs::Device, crate::applogs::Level,
+        crate::applogs::Accepted, crate::applogs::AppLog)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;

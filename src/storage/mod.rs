@@ -19,6 +19,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::access::{PermissionSet, Role};
+use crate::applogs::{AppLog, AppLogFilter, NewBatch};
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
 use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};
@@ -176,9 +177,25 @@ pub trait AuditStore: Send + Sync {
     async fn list_audit(&self, org_id: Uuid, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEntry>>;
 }
 
+#[async_trait]
+pub trait AppLogStore: Send + Sync {
+    /// Stores a batch and all its entries in one transaction: all or nothing.
+    async fn insert_app_log_batch(&self, batch: &NewBatch) -> Result<()>;
+    /// Entries in id (arrival) order, joined with their batch's device, config and address.
+    async fn list_app_logs(&self, org_id: Uuid, filter: &AppLogFilter, page: PageRequest) -> Result<Page<AppLog>>;
+    /// Retention: removes at most `batch_limit` entries of batches *received* before
+    /// `cutoff`, and the batches that leaves empty. Receipt time, not the device's `ts`: a
+    /// wrong device clock must not keep logs forever. Returns the rows removed (entries plus
+    /// batches); call again until it returns 0.
+    async fn delete_app_logs_before(&self, org_id: Uuid, cutoff: DateTime<Utc>, batch_limit: u32) -> Result<u64>;
+    /// Erasure: every app-log entry and batch of one user, in one transaction. Returns the
+    /// rows removed (entries plus batches).
+    async fn delete_app_logs_of_user(&self, org_id: Uuid, user_id: Uuid) -> Result<u64>;
+}
+
 /// Everything the server stores.
 #[async_trait]
-pub trait Repo: OrgStore + UserStore + TokenStore + AuditStore + Send + Sync + 'static {
+pub trait Repo: OrgStore + UserStore + TokenStore + AuditStore + AppLogStore + Send + Sync + 'static {
     /// `"postgres"` or `"sqlite"`.
     fn backend(&self) -> &'static str;
     /// A round trip to the database, for `/readyz`.

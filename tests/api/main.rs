@@ -4,6 +4,7 @@
 #[macro_use]
 mod common;
 
+mod applogs;
 mod auth;
 mod cli;
 mod ops;

@@ -8,3 +8,4 @@ include!("orgs.rs");
 include!("users.rs");
 include!("tokens.rs");
 include!("audit.rs");
+include!("applogs.rs");
