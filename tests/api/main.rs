@@ -7,6 +7,7 @@ mod common;
 mod applogs;
 mod auth;
 mod cli;
+mod log_hygiene;
 mod ops;
 mod org;
 mod tenancy;
