@@ -1,5 +1,6 @@
 //! HTTP routes, one module per API area: each parses and authorises, then calls the domain.
 
+pub mod applogs;
 pub mod audit;
 pub mod auth;
 pub mod geofences;
@@ -28,7 +29,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(geofences::configure)
         .configure(photos::configure)
         .configure(privacy::configure)
-        .configure(reports::configure);
+        .configure(reports::configure)
+        .configure(applogs::configure);
 }
 
 #[derive(OpenApi)]
@@ -46,9 +48,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         geofences::retire, geofences::test, geofences::simulate,
         photos::upload, photos::presign, photos::event_photo,
         privacy::erase,
+        applogs::upload, applogs::list,
         reports::attendance,
     ),
     components(schemas(crate::error::Problem, crate::error::Code, crate::error::FieldError)),
+    components(schemas(crate::applogs::Upload, crate::applogs::UploadEntry, crate::applogs::Device, crate::applogs::Level,
+        crate::applogs::Accepted, crate::applogs::AppLog)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::access::{PermissionSet, Relation, Role};
+use crate::applogs::{AppLog, AppLogFilter, NewBatch};
 use crate::attendance::EventLocation;
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
@@ -301,6 +302,14 @@ pub trait PrivacyStore: Send + Sync {
     async fn expire_app_logs(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>>;
 }
 
+#[async_trait]
+pub trait AppLogStore: Send + Sync {
+    /// Stores a batch and all its entries in one transaction: all or nothing.
+    async fn insert_app_log_batch(&self, batch: &NewBatch) -> Result<()>;
+    /// Entries in id (arrival) order, joined with their batch's device, config and address.
+    async fn list_app_logs(&self, org_id: Uuid, filter: &AppLogFilter, page: PageRequest) -> Result<Page<AppLog>>;
+}
+
 /// Everything the server stores.
 #[async_trait]
 pub trait Repo:
@@ -313,6 +322,7 @@ pub trait Repo:
     + PhotoRecordStore
     + PrivacyStore
     + ReportStore
+    + AppLogStore
     + Send
     + Sync
     + 'static

@@ -4,9 +4,11 @@
 #[macro_use]
 mod common;
 
+mod applogs;
 mod auth;
 mod cli;
 mod geofences;
+mod log_hygiene;
 mod operations;
 mod ops;
 mod org;

@@ -13,3 +13,4 @@ include!("events.rs");
 include!("reports.rs");
 include!("photos.rs");
 include!("privacy.rs");
+include!("applogs.rs");
