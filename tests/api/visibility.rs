@@ -577,4 +577,54 @@ backend_tests! {
         let other = app.get("/v1/audit?action=location.disclosed", &t.b_admin.token).await.expect(200);
         assert!(other["items"].as_array().unwrap().is_empty());
     }
+
+    async fn every_role_sees_exactly_its_app_logs(app: TestApp) {
+        let t = Tree::build(&app).await;
+        for name in ["top", "mid", "leaf", "peer", "b_user"] {
+            let body = json!({
+                "device": {"id": format!("device-{name}"), "name": format!("{name}'s phone"), "model": "Pixel 8", "os": "android", "os_version": "15", "app_version": "2.3.1"},
+                "app_config": {},
+                "entries": [{"ts": "2026-11-21T09:02:11+05:30", "level": "info", "event": "sync", "message": "hello", "attrs": {}}],
+            });
+            app.post("/v1/app-logs", &t.by_name(name).token, body).await.expect(202);
+        }
+        // Default grants: employees read their own, org admins everything with PII; managers,
+        // HR and auditors have no app-log grant at all.
+        let expected: [(&str, Option<&[&'static str]>); 10] = [
+            ("admin", Some(&["top", "mid", "leaf", "peer"])),
+            ("hr", Some(&[])), // an employee too: its own (empty) logs only
+            ("auditor", None),
+            ("outsider", Some(&[])),
+            ("top", Some(&["top"])),
+            ("mid", Some(&["mid"])),
+            ("leaf", Some(&["leaf"])),
+            ("peer", Some(&["peer"])),
+            ("b_admin", Some(&["b_user"])),
+            ("b_user", Some(&["b_user"])),
+        ];
+        for (viewer, want) in expected {
+            let answer = app.get("/v1/app-logs?limit=1000", &t.by_name(viewer).token).await;
+            match want {
+                None => {
+                    answer.problem(403, "forbidden");
+                }
+                Some(names) => {
+                    let body = answer.expect(200);
+                    assert_eq!(t.names(&body["items"], "user_id"), set(names), "app logs as {viewer}");
+                    for e in body["items"].as_array().unwrap() {
+                        let pii = viewer.ends_with("admin");
+                        assert_eq!(e["device"]["id"].is_null(), !pii, "{viewer}: {e}");
+                        assert_eq!(e["ip"].is_null(), !pii, "{viewer}: {e}");
+                    }
+                }
+            }
+        }
+        // The admin's PII reads are disclosures the subjects can see; their own reads are not.
+        let leaf = app.get("/v1/me/disclosures", &t.leaf.token).await.expect(200);
+        let actions: BTreeSet<&str> = leaf["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, BTreeSet::from(["applog_pii.disclosed"]));
+        assert_eq!(t.names(&leaf["items"], "actor_id"), set(&["admin"]));
+        let b_admin = app.get("/v1/me/disclosures", &t.b_admin.token).await.expect(200);
+        assert!(b_admin["items"].as_array().unwrap().is_empty());
+    }
 }
