@@ -153,9 +153,18 @@ pub struct AuditFilter {
 #[derive(Debug)]
 pub struct Disclosures {
     context: AuditContext,
-    /// (action, subject) -> (first object, count), in the order first seen.
-    seen: Vec<((Action, Uuid), (Option<String>, u32))>,
+    /// One per (action, subject), in the order first seen.
+    seen: Vec<Disclosed>,
     index: std::collections::HashMap<(Action, Uuid), usize>,
+}
+
+/// The first object that disclosed a subject's data of one kind, and how many did.
+#[derive(Debug)]
+struct Disclosed {
+    action: Action,
+    subject: Uuid,
+    first_object: Option<String>,
+    count: u32,
 }
 
 impl Disclosures {
@@ -176,13 +185,18 @@ impl Disclosures {
         }
         match self.index.get(&(action, subject)) {
             Some(&i) => {
-                if let Some((_, (_, count))) = self.seen.get_mut(i) {
-                    *count += 1;
+                if let Some(d) = self.seen.get_mut(i) {
+                    d.count += 1;
                 }
             }
             None => {
                 self.index.insert((action, subject), self.seen.len());
-                self.seen.push(((action, subject), (object_id, 1)));
+                self.seen.push(Disclosed {
+                    action,
+                    subject,
+                    first_object: object_id,
+                    count: 1,
+                });
             }
         }
     }
@@ -196,9 +210,9 @@ impl Disclosures {
         self.index.clear();
         std::mem::take(&mut self.seen)
             .into_iter()
-            .map(|((action, subject), (object_id, count))| {
-                let mut entry = self.context.entry(action, Some(subject), object_id);
-                entry.detail = serde_json::json!({ "objects": count });
+            .map(|d| {
+                let mut entry = self.context.entry(d.action, Some(d.subject), d.first_object);
+                entry.detail = serde_json::json!({ "objects": d.count });
                 entry
             })
             .collect()
