@@ -1,5 +1,6 @@
 //! HTTP routes, one module per API area: each parses and authorises, then calls the domain.
 
+pub mod attendance;
 pub mod audit;
 pub mod auth;
 pub mod geofences;
@@ -22,7 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(users::configure)
         .configure(audit::configure)
         .configure(sites::configure)
-        .configure(geofences::configure);
+        .configure(geofences::configure)
+        .configure(attendance::configure);
 }
 
 #[derive(OpenApi)]
@@ -38,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         sites::create, sites::list, sites::get, sites::change,
         geofences::create, geofences::import, geofences::list, geofences::get, geofences::versions, geofences::replace,
         geofences::retire, geofences::test, geofences::simulate,
+        attendance::record, attendance::batch, attendance::list, attendance::get,
     ),
     components(schemas(crate::error::Problem, crate::error::Code, crate::error::FieldError)),
     modifiers(&BearerAuth),

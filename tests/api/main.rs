@@ -4,6 +4,7 @@
 #[macro_use]
 mod common;
 
+mod attendance;
 mod auth;
 mod cli;
 mod geofences;
