@@ -90,6 +90,11 @@ pub struct Settings {
     pub simulate_max_events: u32,
     pub attendance_batch_max_events: usize,
     pub attendance_batch_body_limit_bytes: u64,
+    pub photo_max_bytes: u64,
+    pub photo_max_pixels: u64,
+    pub photo_max_dimension: u32,
+    pub photo_url_ttl_s: u64,
+    pub photo_presign_ttl_s: u64,
 }
 
 impl Default for Settings {
@@ -135,6 +140,11 @@ impl Default for Settings {
             simulate_max_events: 100_000,
             attendance_batch_max_events: 500,
             attendance_batch_body_limit_bytes: 4 * 1024 * 1024,
+            photo_max_bytes: 5 * 1024 * 1024,
+            photo_max_pixels: 40_000_000,
+            photo_max_dimension: 12_000,
+            photo_url_ttl_s: 300,
+            photo_presign_ttl_s: 300,
         }
     }
 }
@@ -307,6 +317,26 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "MUSTER_ATTENDANCE_BATCH_BODY_LIMIT_BYTES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attendance_batch_body_limit_bytes: Option<u64>,
+    /// Largest photo upload in bytes [default: 5242880].
+    #[arg(long, global = true, env = "MUSTER_PHOTO_MAX_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_max_bytes: Option<u64>,
+    /// Most pixels a photo may declare; larger ones are refused before decoding [default: 40000000].
+    #[arg(long, global = true, env = "MUSTER_PHOTO_MAX_PIXELS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_max_pixels: Option<u64>,
+    /// Longest side a photo may declare, in pixels [default: 12000].
+    #[arg(long, global = true, env = "MUSTER_PHOTO_MAX_DIMENSION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_max_dimension: Option<u32>,
+    /// Lifetime of signed photo download URLs in seconds, at most 300 [default: 300].
+    #[arg(long, global = true, env = "MUSTER_PHOTO_URL_TTL_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_url_ttl_s: Option<u64>,
+    /// Lifetime of presigned photo upload URLs in seconds [default: 300].
+    #[arg(long, global = true, env = "MUSTER_PHOTO_PRESIGN_TTL_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_presign_ttl_s: Option<u64>,
 }
 
 impl Settings {
@@ -348,6 +378,9 @@ impl Settings {
             && secret.expose().len() < 32
         {
             bail!("MUSTER_JWT_SECRET must be at least 32 bytes");
+        }
+        if self.photo_url_ttl_s == 0 || self.photo_url_ttl_s > 300 {
+            bail!("photo_url_ttl_s must be 1 to 300 seconds: signed photo links are short-lived");
         }
         if self.database_max_connections == 0 {
             bail!("database_max_connections must be at least 1");

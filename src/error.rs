@@ -12,6 +12,7 @@ use serde::Serialize;
 use std::fmt;
 use utoipa::ToSchema;
 
+use crate::photos::{IngestError, StoreError};
 use crate::storage::StorageError;
 use crate::users::UserWriteError;
 
@@ -257,6 +258,28 @@ impl From<StorageError> for ApiError {
         match e {
             StorageError::Unavailable(_) => ApiError::unavailable(e),
             _ => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        let message = e.to_string();
+        match e {
+            IngestError::TooLarge { limit } => ApiError::too_large("the photo", limit),
+            IngestError::Unsupported { .. } => ApiError::unsupported_media_type(message),
+            IngestError::TooManyPixels { .. } | IngestError::Corrupt(_) => ApiError::field("photo", message),
+            IngestError::Stream(_) => ApiError::malformed(message),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        if e.is_transient() {
+            ApiError::unavailable(e)
+        } else {
+            ApiError::internal(e)
         }
     }
 }

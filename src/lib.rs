@@ -21,4 +21,5 @@ pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod uploads;
 pub mod users;

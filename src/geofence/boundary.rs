@@ -15,16 +15,19 @@
 //! point) and the parts of seam edges covered from the other side of the antimeridian.
 
 use super::antimeridian::{Seam, is_seam_edge, seam_side};
-use super::bvh::{Bvh, Ordered};
+use super::bvh::{Bvh, Ordered, SmallBox};
 use super::metric::{
-    BOX_PAD, Box3, EARTH_RADIUS_M, V3, box_dist2, box_union, chord2, cross, dot, norm2, pad_box, unit_vector,
+    BOX_PAD, Box3, EARTH_RADIUS_M, V3, add, box_union, sub, chord2, cross, dot, norm2, pad_box, unit_vector,
 };
 use geo::{Coord, Polygon};
 
 /// Largest distance between a drawn edge and the arcs that stand for it (1 cm).
 const TOLERANCE: f64 = 0.01 / EARTH_RADIUS_M;
-/// Arcs longer than this (about 640 km) are split anyway, to keep chunk boxes useful.
-const MAX_ARC_CHORD2: f64 = 0.01;
+/// Arcs longer than this (about 12.7 km) are split anyway: chunk boxes stay useful and
+/// vertices stored as `f32` offsets from their chunk's origin stay within ~1 mm.
+const MAX_ARC_CHORD2: f64 = 4e-6;
+/// A chunk's vertices lie within this chord of its origin (about 25 km; see above).
+const MAX_ORIGIN_CHORD2: f64 = 1.6e-5;
 const MAX_DEPTH: u32 = 16;
 const CHUNK: usize = 8;
 /// Up to this many chunks a scan of the chunk boxes beats walking a tree (and fits the
@@ -64,18 +67,20 @@ impl Arc {
     }
 }
 
-/// Squared chord from `p` to the nearest point of the arc `a`→`b` with unit normal `n`.
+/// Squared chord from a point to the arc `a`→`b` with unit normal `n`, all but `n` given
+/// relative to `origin` (`r` is the point); `pa`, `pb` are the squared chords to the ends.
 #[inline]
-fn arc_chord2(p: V3, a: V3, n: V3, b: V3, pa: f64, pb: f64) -> f64 {
-    // Tangents at `a` towards `b` and at `b` towards `a`: `p` projects inside the arc when
-    // it lies on the inner side of both. Computed here rather than stored, to keep the
+fn arc_chord2(r: V3, origin: V3, a: V3, n: V3, b: V3, pa: f64, pb: f64) -> f64 {
+    // Tangents at `a` towards `b` and at `b` towards `a`: the point projects inside the arc
+    // when it lies on the inner side of both. Computed here rather than stored, to keep the
     // boundary small in memory (cache misses, not arithmetic, bound a decision).
-    let u = cross(n, a);
-    let v = cross(b, n);
-    if dot(p, u) >= 0.0 && dot(p, v) >= 0.0 {
-        // Chord to the foot on the great circle: 2(1 - cos θ) with sin θ = p·n, written to
-        // stay exact for tiny θ.
-        let s = dot(p, n);
+    let ra = sub(r, a);
+    let u = cross(n, add(origin, a));
+    let v = cross(add(origin, b), n);
+    if dot(ra, u) >= 0.0 && dot(sub(r, b), v) >= 0.0 {
+        // Chord to the foot on the great circle: 2(1 - cos θ) with sin θ = (p - a)·n,
+        // written to stay exact for tiny θ.
+        let s = dot(ra, n);
         let s = s * s;
         2.0 * s / (1.0 + (1.0 - s).max(0.0).sqrt())
     } else {
@@ -84,15 +89,26 @@ fn arc_chord2(p: V3, a: V3, n: V3, b: V3, pa: f64, pb: f64) -> f64 {
 }
 
 /// Boundaries of many fences in flat arrays (see `planar::PlanarStore` for why).
+///
+/// A chunk of `k` consecutive arcs keeps its first vertex as an `f64` origin and then
+/// `v0, n0, v1, n1, …, v(k-1), n(k-1), vk` as `f32`: vertices as offsets from the origin
+/// (within 25 km, so within ~1 mm), normals as they are. Distances are then computed
+/// from `p - origin`, which keeps every difference small and exact enough; half the
+/// bytes of `f64` vectors, and bytes are what a cold decision pays for.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SphereStore {
-    chunk_boxes: Vec<Box3>,
-    /// Per chunk: where its data starts and how many arcs it holds. A chunk of `k`
-    /// consecutive arcs is `v0, n0, v1, n1, …, v(k-1), n(k-1), vk` in `data`.
-    chunk_spans: Vec<[u32; 2]>,
-    data: Vec<V3>,
+    chunk_boxes: Vec<SmallBox>,
+    chunk_heads: Vec<ChunkHead>,
+    data: Vec<[f32; 3]>,
     /// Chunk trees of the large boundaries (items are global chunk numbers).
     trees: Vec<Bvh>,
+}
+
+#[derive(Debug, Clone)]
+struct ChunkHead {
+    origin: V3,
+    start: u32,
+    arcs: u32,
 }
 
 /// One fence's boundary in a `SphereStore`.
@@ -103,52 +119,84 @@ pub(crate) struct Boundary {
     tree: Option<u32>,
 }
 
+fn narrow(v: V3) -> [f32; 3] {
+    [v[0] as f32, v[1] as f32, v[2] as f32]
+}
+
+#[inline]
+fn widen(v: [f32; 3]) -> V3 {
+    [f64::from(v[0]), f64::from(v[1]), f64::from(v[2])]
+}
+
 impl SphereStore {
     /// Adds the boundary of a fence made of `parts`, each in its own longitude frame.
     pub(crate) fn add(&mut self, parts: &[Polygon<f64>]) -> Boundary {
         let edges = boundary_edges(parts);
         let budget = 8 * edges.len() + 1024;
-        let mut tolerance = TOLERANCE;
+        let (mut tolerance, mut max_chord2) = (TOLERANCE, MAX_ARC_CHORD2);
         let arcs = loop {
-            if let Some(arcs) = densify(&edges, tolerance, budget) {
-                break arcs;
-            }
-            // A pathological fence (thousands of very long edges) gets coarser arcs
-            // rather than unbounded memory.
-            tolerance *= 4.0;
-        };
-        let first = self.chunk_boxes.len();
-        let mut pad = 0.0f64;
-        for arc in &arcs {
-            let open = self.chunk_spans.len() > first;
-            let continues = open
-                && self.chunk_spans.last().is_some_and(|span| span[1] < CHUNK as u32)
-                && self.data.last() == Some(&arc.a);
-            if !continues {
-                if open {
-                    self.close_chunk(pad);
+            // Once any length is allowed, an edge is at most a few arcs: always fits.
+            let last_try = max_chord2 >= 4.0;
+            match densify(&edges, tolerance, max_chord2, budget) {
+                Some(arcs) => break arcs,
+                None if last_try => {
+                    break densify(&edges, tolerance, max_chord2, usize::MAX).unwrap_or_default();
                 }
-                pad = 0.0;
-                self.chunk_boxes.push([arc.a, arc.a]);
-                self.chunk_spans.push([self.data.len() as u32, 0]);
-                self.data.push(arc.a);
+                // A pathological fence (thousands of very long edges) gets coarser arcs
+                // rather than unbounded memory.
+                None => {
+                    tolerance *= 4.0;
+                    max_chord2 *= 4.0;
+                }
             }
-            self.data.push(arc.n);
-            self.data.push(arc.b);
-            if let (Some(span), Some(bbox)) = (self.chunk_spans.last_mut(), self.chunk_boxes.last_mut()) {
-                span[1] += 1;
-                *bbox = box_union(*bbox, [arc.b, arc.b]);
+        };
+        let origin_cap = MAX_ORIGIN_CHORD2.max(4.0 * max_chord2);
+
+        let first = self.chunk_heads.len();
+        // The chunk being filled: its box (f64 until closed), widest bow, last vertex.
+        let mut open: Option<(Box3, f64, V3)> = None;
+        for arc in &arcs {
+            let continues = match (&open, self.chunk_heads.last()) {
+                (Some((_, _, last)), Some(head)) => {
+                    head.arcs < CHUNK as u32
+                        && *last == arc.a
+                        && chord2(arc.b, head.origin) <= origin_cap
+                }
+                _ => false,
+            };
+            if !continues {
+                if let Some((bbox, bow, _)) = open.take() {
+                    self.chunk_boxes
+                        .push(SmallBox::new(&pad_box(bbox, bow + BOX_PAD)));
+                }
+                self.chunk_heads.push(ChunkHead {
+                    origin: arc.a,
+                    start: self.data.len() as u32,
+                    arcs: 0,
+                });
+                self.data.push([0.0; 3]);
+                open = Some(([arc.a, arc.a], 0.0, arc.a));
             }
-            pad = pad.max(arc.sagitta());
+            let (Some(head), Some((bbox, bow, last))) = (self.chunk_heads.last_mut(), open.as_mut())
+            else {
+                continue;
+            };
+            self.data.push(narrow(arc.n));
+            self.data.push(narrow(sub(arc.b, head.origin)));
+            head.arcs += 1;
+            *bbox = box_union(*bbox, [arc.b, arc.b]);
+            *bow = bow.max(arc.sagitta());
+            *last = arc.b;
         }
-        if self.chunk_spans.len() > first {
-            self.close_chunk(pad);
+        if let Some((bbox, bow, _)) = open {
+            self.chunk_boxes
+                .push(SmallBox::new(&pad_box(bbox, bow + BOX_PAD)));
         }
-        let count = self.chunk_boxes.len() - first;
+        let count = self.chunk_heads.len() - first;
         let tree = (count > TREE_THRESHOLD).then(|| {
             self.trees.push(Bvh::new(
                 (first..first + count)
-                    .map(|c| (self.chunk_boxes[c], c as u32))
+                    .map(|c| (self.chunk_boxes[c].to_box(), c as u32))
                     .collect(),
             ));
             (self.trees.len() - 1) as u32
@@ -160,25 +208,21 @@ impl SphereStore {
         }
     }
 
-    fn close_chunk(&mut self, sagitta: f64) {
-        if let Some(bbox) = self.chunk_boxes.last_mut() {
-            *bbox = pad_box(*bbox, sagitta + BOX_PAD);
-        }
-    }
-
     /// Smallest squared chord from `p` to the arcs of one chunk.
     #[inline]
     fn chunk_chord2(&self, chunk: u32, p: V3) -> f64 {
-        let [start, arcs] = self.chunk_spans[chunk as usize];
-        let start = start as usize;
-        let data = &self.data[start..start + 2 * arcs as usize + 1];
-        let mut a = data[0];
-        let mut pa = chord2(p, a);
+        let head = &self.chunk_heads[chunk as usize];
+        let start = head.start as usize;
+        let data = &self.data[start..start + 2 * head.arcs as usize + 1];
+        let o = head.origin;
+        let r = sub(p, o);
+        let mut a = widen(data[0]);
+        let mut pa = norm2(sub(r, a));
         let mut best = pa;
         for pair in data[1..].chunks_exact(2) {
-            let (n, b) = (pair[0], pair[1]);
-            let pb = chord2(p, b);
-            best = best.min(arc_chord2(p, a, n, b, pa, pb));
+            let (n, b) = (widen(pair[0]), widen(pair[1]));
+            let pb = norm2(sub(r, b));
+            best = best.min(arc_chord2(r, o, a, n, b, pa, pb));
             (a, pa) = (b, pb);
         }
         best
@@ -201,7 +245,7 @@ impl Boundary {
                 let first = self.chunks as usize;
                 let boxes = &store.chunk_boxes[first..first + self.chunk_count as usize];
                 for (c, bbox) in boxes.iter().enumerate() {
-                    let lb = box_dist2(bbox, p);
+                    let lb = bbox.dist2(p);
                     if lb < *best {
                         order.push(lb, (first + c) as u32);
                     }
@@ -256,7 +300,12 @@ fn boundary_edges(parts: &[Polygon<f64>]) -> Vec<(Coord<f64>, Coord<f64>)> {
 }
 
 /// Arcs within `tolerance` of the drawn edges, or `None` past `budget` arcs.
-fn densify(edges: &[(Coord<f64>, Coord<f64>)], tolerance: f64, budget: usize) -> Option<Vec<Arc>> {
+fn densify(
+    edges: &[(Coord<f64>, Coord<f64>)],
+    tolerance: f64,
+    max_chord2: f64,
+    budget: usize,
+) -> Option<Vec<Arc>> {
     let mut arcs = Vec::with_capacity(edges.len());
     for &(a, b) in edges {
         split(
@@ -266,6 +315,7 @@ fn densify(edges: &[(Coord<f64>, Coord<f64>)], tolerance: f64, budget: usize) ->
             unit_vector(b.y, b.x),
             0,
             tolerance,
+            max_chord2,
             &mut arcs,
         );
         if arcs.len() > budget {
@@ -275,7 +325,17 @@ fn densify(edges: &[(Coord<f64>, Coord<f64>)], tolerance: f64, budget: usize) ->
     Some(arcs)
 }
 
-fn split(a: Coord<f64>, b: Coord<f64>, va: V3, vb: V3, depth: u32, tolerance: f64, out: &mut Vec<Arc>) {
+#[allow(clippy::too_many_arguments)]
+fn split(
+    a: Coord<f64>,
+    b: Coord<f64>,
+    va: V3,
+    vb: V3,
+    depth: u32,
+    tolerance: f64,
+    max_chord2: f64,
+    out: &mut Vec<Arc>,
+) {
     let arc = Arc::new(va, vb);
     if depth < MAX_DEPTH {
         let mid = Coord {
@@ -283,12 +343,12 @@ fn split(a: Coord<f64>, b: Coord<f64>, va: V3, vb: V3, depth: u32, tolerance: f6
             y: (a.y + b.y) * 0.5,
         };
         let vm = unit_vector(mid.y, mid.x);
-        // Near-antipodal ends make a degenerate arc with a zero normal; the length test
-        // splits those.
         let bow = dot(vm, arc.n).abs();
-        if bow > tolerance || chord2(va, vb) > MAX_ARC_CHORD2 {
-            split(a, mid, va, vm, depth + 1, tolerance, out);
-            split(mid, b, vm, vb, depth + 1, tolerance, out);
+        // Near-antipodal ends make a degenerate arc (NaN normal): split those too.
+        let degenerate = bow.is_nan() && chord2(va, vb) > 1e-12;
+        if degenerate || bow > tolerance || chord2(va, vb) > max_chord2 {
+            split(a, mid, va, vm, depth + 1, tolerance, max_chord2, out);
+            split(mid, b, vm, vb, depth + 1, tolerance, max_chord2, out);
             return;
         }
     }
@@ -301,7 +361,9 @@ mod tests {
     use crate::geofence::metric::chord2_to_m;
 
     fn to_arc(arc: &Arc, p: V3) -> f64 {
-        arc_chord2(p, arc.a, arc.n, arc.b, chord2(p, arc.a), chord2(p, arc.b))
+        let o = arc.a;
+        let (a, b) = (sub(arc.a, o), sub(arc.b, o));
+        arc_chord2(sub(p, o), o, a, arc.n, b, chord2(p, arc.a), chord2(p, arc.b))
     }
 
     #[test]

@@ -21,10 +21,10 @@ const SLOTS: usize = if FANOUT > LEAF { FANOUT } else { LEAF };
 /// A box in single precision, rounded outwards: half the memory of `Box3`, so more of an
 /// org's tree stays in cache, and still a valid bound (it only grew, by < 1 m).
 #[derive(Debug, Clone, Copy)]
-struct SmallBox([f32; 6]);
+pub(crate) struct SmallBox([f32; 6]);
 
 impl SmallBox {
-    fn new(b: &Box3) -> Self {
+    pub(crate) fn new(b: &Box3) -> Self {
         let down = |v: f64| {
             let f = v as f32;
             if f64::from(f) > v { f.next_down() } else { f }
@@ -43,9 +43,23 @@ impl SmallBox {
         ])
     }
 
+    pub(crate) fn to_box(self) -> Box3 {
+        let b = self.0.map(f64::from);
+        [[b[0], b[1], b[2]], [b[3], b[4], b[5]]]
+    }
+
+    /// Whether the box holds a point given in single precision. Rounding `p` to nearest
+    /// cannot move it across a bound that is itself an `f32`, so this never misses a point
+    /// the box holds (the outward-rounded bounds take care of the rest).
+    #[inline]
+    fn holds(&self, p: [f32; 3]) -> bool {
+        let b = &self.0;
+        p[0] >= b[0] && p[0] <= b[3] && p[1] >= b[1] && p[1] <= b[4] && p[2] >= b[2] && p[2] <= b[5]
+    }
+
     /// Squared distance from `p` (0 inside).
     #[inline]
-    fn dist2(&self, p: V3) -> f64 {
+    pub(crate) fn dist2(&self, p: V3) -> f64 {
         let b = &self.0;
         let mut d = 0.0;
         for axis in 0..3 {
@@ -161,16 +175,14 @@ impl Bvh {
     /// (a cheap first guess for a nearest search).
     #[inline]
     pub(crate) fn locate(&self, p: V3, seen: &mut impl FnMut(u32, f64)) {
-        if !self.ids.is_empty() {
-            self.locate_in(0, p, seen);
+        let small = [p[0] as f32, p[1] as f32, p[2] as f32];
+        if !self.ids.is_empty() && self.nodes[0].bbox.holds(small) {
+            self.locate_in(0, p, small, seen);
         }
     }
 
-    fn locate_in(&self, node: usize, p: V3, seen: &mut impl FnMut(u32, f64)) {
+    fn locate_in(&self, node: usize, p: V3, small: [f32; 3], seen: &mut impl FnMut(u32, f64)) {
         let n = &self.nodes[node];
-        if n.bbox.dist2(p) > 0.0 {
-            return;
-        }
         let range = n.start as usize..(n.start + n.len) as usize;
         if n.leaf {
             for k in range {
@@ -178,7 +190,9 @@ impl Bvh {
             }
         } else {
             for child in range {
-                self.locate_in(child, p, seen);
+                if self.nodes[child].bbox.holds(small) {
+                    self.locate_in(child, p, small, seen);
+                }
             }
         }
     }

@@ -151,6 +151,11 @@ pub(crate) fn sub(a: V3, b: V3) -> V3 {
 }
 
 #[inline]
+pub(crate) fn add(a: V3, b: V3) -> V3 {
+    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
+}
+
+#[inline]
 pub(crate) fn norm2(a: V3) -> f64 {
     dot(a, a)
 }

@@ -7,6 +7,7 @@ pub mod geofences;
 pub mod me;
 pub mod ops;
 pub mod org;
+pub mod photos;
 pub mod sites;
 pub mod users;
 
@@ -24,7 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(audit::configure)
         .configure(sites::configure)
         .configure(geofences::configure)
-        .configure(attendance::configure);
+        .configure(attendance::configure)
+        .configure(photos::configure);
 }
 
 #[derive(OpenApi)]
@@ -41,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         geofences::create, geofences::import, geofences::list, geofences::get, geofences::versions, geofences::replace,
         geofences::retire, geofences::test, geofences::simulate,
         attendance::record, attendance::batch, attendance::list, attendance::get,
+        photos::upload, photos::presign, photos::event_photo,
     ),
     components(schemas(crate::error::Problem, crate::error::Code, crate::error::FieldError)),
     modifiers(&BearerAuth),

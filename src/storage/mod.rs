@@ -24,6 +24,7 @@ use crate::attendance::event::{EventFilter, Fix, InsertOutcome, NewEvent, Stored
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
 use crate::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, StoredFence};
+use crate::uploads::PhotoRecord;
 use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};
 
 pub use time::Timestamp;
@@ -241,10 +242,21 @@ pub trait EventStore: Send + Sync {
     async fn list_events(&self, org_id: Uuid, filter: &EventFilter, page: PageRequest) -> Result<Page<StoredEvent>>;
 }
 
+#[async_trait]
+pub trait PhotoRecordStore: Send + Sync {
+    async fn insert_photo(&self, photo: &PhotoRecord) -> Result<()>;
+    async fn get_photo(&self, org_id: Uuid, photo_id: Uuid) -> Result<Option<PhotoRecord>>;
+    /// Records a vetted direct upload under its new key.
+    async fn mark_photo_ready(&self, photo: &PhotoRecord) -> Result<()>;
+    async fn photo_attached(&self, org_id: Uuid, photo_id: Uuid) -> Result<bool>;
+    /// The photo of an event with the event's user (the photo's subject).
+    async fn event_photo(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<(Uuid, PhotoRecord)>>;
+}
+
 /// Everything the server stores.
 #[async_trait]
 pub trait Repo:
-    OrgStore + UserStore + TokenStore + AuditStore + SiteStore + EventStore + Send + Sync + 'static
+    OrgStore + UserStore + TokenStore + AuditStore + SiteStore + EventStore + PhotoRecordStore + Send + Sync + 'static
 {
     /// `"postgres"` or `"sqlite"`.
     fn backend(&self) -> &'static str;

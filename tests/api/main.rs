@@ -10,5 +10,6 @@ mod cli;
 mod geofences;
 mod ops;
 mod org;
+mod photos;
 mod tenancy;
 mod users;

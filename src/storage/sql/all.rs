@@ -10,3 +10,4 @@ include!("tokens.rs");
 include!("audit.rs");
 include!("sites.rs");
 include!("events.rs");
+include!("photos.rs");

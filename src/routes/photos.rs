@@ -1,0 +1,206 @@
+//! Photo uploads (`POST /v1/photos`, `POST /v1/photos:presign`) and the photo of an event
+//! (`GET /v1/attendance/events/{id}/photo`).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::access::{Family, Permission};
+use crate::audit::Action;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::http::extract::has_media_type;
+use crate::photos::PhotoKey;
+use crate::state::AppState;
+use crate::uploads::{self, PhotoRecord, PhotoRef, PhotoStatus};
+
+/// The image types a phone may send.
+const IMAGE_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresignRequest {
+    /// `image/jpeg`, `image/png` or `image/webp`: the upload must carry exactly this type.
+    content_type: String,
+    /// The exact size of the upload in bytes (S3 signs it).
+    bytes: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Presigned {
+    photo_id: Uuid,
+    /// PUT the image here before `expires_at`, with the `headers` below.
+    upload_url: String,
+    expires_at: DateTime<Utc>,
+    /// Headers the PUT must carry exactly (they are part of the signature).
+    headers: BTreeMap<String, String>,
+}
+
+#[utoipa::path(post, path = "/v1/photos", tag = "photos",
+    request_body(content = Vec<u8>, description = "the raw image (`image/jpeg`, `image/png`, `image/webp`), or `multipart/form-data` with a `photo` part",
+        content_type = "image/jpeg"),
+    responses((status = 201, body = PhotoRef), (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[post("/v1/photos")]
+pub async fn upload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    caller.require(Permission::AttendanceRecord)?;
+    let photo = if has_media_type(&req, "multipart/form-data") {
+        let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+        let mut photo = None;
+        while let Some(field) = form.next().await {
+            let field = field.map_err(|e| ApiError::malformed(format!("the multipart body is malformed: {e}")))?;
+            if field.name() == Some("photo") && photo.is_none() {
+                photo = Some(uploads::ingest_part(&state, &caller, field).await?);
+            }
+            // Other parts are not read: nothing but the photo is kept.
+        }
+        photo.ok_or_else(|| ApiError::field("photo", "the form has no `photo` part"))?
+    } else if IMAGE_TYPES.iter().any(|t| has_media_type(&req, t)) || has_media_type(&req, "application/octet-stream") {
+        uploads::ingest_stream(&state, &caller, payload).await?
+    } else {
+        return Err(ApiError::unsupported_media_type(
+            "send image/jpeg, image/png, image/webp or multipart/form-data",
+        ));
+    };
+    Ok(HttpResponse::Created().json(photo))
+}
+
+#[utoipa::path(post, path = "/v1/photos:presign", tag = "photos", request_body = PresignRequest,
+    responses((status = 201, body = Presigned), (status = 404, body = crate::error::Problem, description = "the photo store is not S3"),
+        (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[post("/v1/photos:presign")]
+pub async fn presign(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: crate::http::Json<PresignRequest>,
+) -> ApiResult<HttpResponse> {
+    caller.require(Permission::AttendanceRecord)?;
+    let body = body.parse().await?;
+    let mut errors = Vec::new();
+    if !IMAGE_TYPES.contains(&body.content_type.as_str()) {
+        errors.push(FieldError::new(
+            "content_type",
+            "must be image/jpeg, image/png or image/webp",
+        ));
+    }
+    let max = state.settings.photo_max_bytes;
+    if body.bytes == 0 || body.bytes > max {
+        errors.push(FieldError::new("bytes", format!("must be 1 to {max}")));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let key = PhotoKey::new(caller.org_id);
+    let ttl = Duration::from_secs(state.settings.photo_presign_ttl_s);
+    let Some(put) = state
+        .photos
+        .presign_put(&key, &body.content_type, body.bytes, ttl)
+        .await?
+    else {
+        return Err(ApiError::new(
+            crate::error::Code::NotFound,
+            "presigned uploads need the S3 photo store; POST /v1/photos instead",
+        ));
+    };
+    let record = PhotoRecord {
+        id: Uuid::now_v7(),
+        org_id: caller.org_id,
+        user_id: caller.user_id,
+        storage_key: key.as_str().to_owned(),
+        status: PhotoStatus::Pending,
+        sha256: None,
+        bytes: None,
+        content_type: None,
+        created_at: Utc::now(),
+    };
+    state.repo.insert_photo(&record).await?;
+    let headers = put.headers.iter().cloned().collect();
+    Ok(HttpResponse::Created().json(Presigned {
+        photo_id: record.id,
+        upload_url: put.url,
+        expires_at: put.expires_at,
+        headers,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/attendance/events/{id}/photo", tag = "photos",
+    responses((status = 200, description = "the image (local store)", content_type = "image/jpeg"),
+        (status = 307, description = "redirect to a signed URL valid at most 5 minutes (S3)"), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[get("/v1/attendance/events/{id}/photo")]
+pub async fn event_photo(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let (subject_id, photo) = state
+        .repo
+        .event_photo(caller.org_id, *id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let subject = state
+        .repo
+        .get_user(caller.org_id, subject_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    // Whoever may not see the event's photo may not learn it has one.
+    if !(caller.sees(&state, Family::Attendance, &subject).await?
+        && caller.sees(&state, Family::Photo, &subject).await?)
+    {
+        return Err(ApiError::not_found());
+    }
+    if photo.status != PhotoStatus::Ready {
+        return Err(ApiError::not_found());
+    }
+    let key = PhotoKey::from_stored(photo.storage_key.clone())?;
+    let ttl = Duration::from_secs(state.settings.photo_url_ttl_s);
+    let answer = match state.photos.signed_get_url(&key, ttl).await? {
+        Some(url) => HttpResponse::TemporaryRedirect()
+            .insert_header((header::LOCATION, url))
+            .finish(),
+        None => {
+            let stored = state.photos.get(&key).await?.ok_or_else(ApiError::not_found)?;
+            HttpResponse::Ok().content_type(stored.content_type).body(stored.bytes)
+        }
+    };
+    if subject.id != caller.user_id {
+        state
+            .repo
+            .append_audit(&[caller
+                .audit()
+                .entry(Action::PhotoDisclosed, Some(subject.id), Some(id.to_string()))])
+            .await?;
+    }
+    Ok(with_safe_headers(answer))
+}
+
+/// A photo is shown to browsers too: never sniffed, never cached, never scripted.
+fn with_safe_headers(mut response: HttpResponse) -> HttpResponse {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, no-store"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    response
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(presign).service(upload).service(event_photo);
+}
