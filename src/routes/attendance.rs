@@ -3,7 +3,9 @@
 //! module parses, authorises and orchestrates.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
+use futures_util::StreamExt;
+use prost::Message;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -16,8 +18,11 @@ use crate::attendance::redact::{EventView, present};
 use crate::attendance::wire::{BatchItemResult, BatchResult};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code, FieldError};
+use crate::http::extract::{has_media_type, parse_json};
 use crate::http::{Json, List, Query, page_request};
+use crate::proto::{self, v1};
 use crate::state::AppState;
+use crate::uploads;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -34,18 +39,22 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
-/// Checks the photo an event names and attaches it, once the event is known to be new.
-async fn attach(_state: &AppState, _caller: &Caller, source: PhotoSource) -> ApiResult<Option<AttachedPhoto>> {
-    match source {
-        PhotoSource::None => Ok(None),
-        PhotoSource::Uploaded(_) | PhotoSource::Part => Err(ApiError::field(
-            "photo_id",
-            "photos cannot be attached on this server yet",
-        )),
+/// Checks the photo an event names by `photo_id` (the caller's own, unused, clean), once the
+/// event is known to be new.
+async fn claim_photo(state: &AppState, caller: &Caller, input: &EventInput) -> ApiResult<Option<AttachedPhoto>> {
+    match input.photo_id {
+        None => Ok(None),
+        Some(photo_id) => {
+            let photo = uploads::claim(state, caller, photo_id).await?;
+            Ok(Some(AttachedPhoto {
+                photo_id: photo.photo_id,
+            }))
+        }
     }
 }
 
-/// Records one validated event: the stored answer for a retry, else a new event.
+/// Records one validated event whose photo, if any, is named by `photo_id`: the stored
+/// answer for a retry, else a new event.
 async fn record_one(
     state: &AppState,
     caller: &Caller,
@@ -57,8 +66,92 @@ async fn record_one(
     if let Some(existing) = recorder.replay(&input, source).await? {
         return Ok(Recorded::Replayed(existing));
     }
-    let photo = attach(state, caller, source).await?;
+    let photo = claim_photo(state, caller, &input).await?;
     recorder.record(input, source, photo, online).await
+}
+
+/// Reads a multipart part whole, within `limit` bytes.
+async fn read_part(field: &mut actix_multipart::Field, limit: u64) -> ApiResult<web::Bytes> {
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|e| ApiError::malformed(format!("the multipart body is malformed: {e}")))?;
+        if (bytes.len() + chunk.len()) as u64 > limit {
+            return Err(ApiError::too_large("the event part", limit));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.freeze())
+}
+
+/// The `event` part of a multipart check-in: JSON (also when untyped) or protobuf.
+fn decode_event_part(content_type: Option<&str>, bytes: &[u8]) -> ApiResult<EventBody> {
+    let essence = content_type
+        .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if essence == proto::MEDIA_TYPE {
+        let message = v1::AttendanceEvent::decode(bytes)
+            .map_err(|e| ApiError::malformed(format!("the event part is not a valid protobuf message: {e}")))?;
+        EventBody::try_from(message)
+    } else if essence.is_empty() || essence == "application/json" || essence == "text/plain" {
+        parse_json(bytes)
+    } else {
+        Err(ApiError::unsupported_media_type(format!(
+            "the event part must be application/json or {}",
+            proto::MEDIA_TYPE
+        )))
+    }
+}
+
+/// A multipart check-in: an `event` part, then an optional `photo` part. The event is
+/// checked for a retry before the photo is read, so a resent form stores no second photo;
+/// its identity is the event plus "sent with a photo part" (see `PhotoSource::Part`).
+async fn record_multipart(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    payload: web::Payload,
+) -> ApiResult<(Recorded, StatusCode)> {
+    let recorder = Recorder::new(state, caller).await?;
+    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut event: Option<EventInput> = None;
+    let mut photo = None;
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|e| ApiError::malformed(format!("the multipart body is malformed: {e}")))?;
+        match field.name() {
+            Some("event") if event.is_none() => {
+                let content_type = field.content_type().map(|m| m.essence_str().to_owned());
+                let bytes = read_part(&mut field, state.settings.json_body_limit_bytes).await?;
+                let input = decode_event_part(content_type.as_deref(), &bytes)?.validate(recorder.received_at())?;
+                if input.photo_id.is_some() {
+                    return Err(ApiError::field(
+                        "photo_id",
+                        "give either a photo_id or a photo part, not both",
+                    ));
+                }
+                if let Some(existing) = recorder.replay(&input, PhotoSource::Part).await? {
+                    return Ok((Recorded::Replayed(existing), StatusCode::OK));
+                }
+                event = Some(input);
+            }
+            Some("photo") if photo.is_none() => {
+                if event.is_none() {
+                    return Err(ApiError::field("event", "the event part must come before the photo part"));
+                }
+                photo = Some(uploads::ingest_part(state, caller, field).await?);
+            }
+            // Other parts are not read: nothing but the event and its photo is kept.
+            _ => {}
+        }
+    }
+    let input = event.ok_or_else(|| ApiError::field("event", "the form has no `event` part"))?;
+    let photo = photo.map(|p| AttachedPhoto { photo_id: p.photo_id });
+    let recorded = recorder.record(input, PhotoSource::Part, photo, true).await?;
+    let status = if recorded.created() {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((recorded, status))
 }
 
 /// One event, redacted for the caller.
@@ -71,8 +164,8 @@ async fn present_one(state: &AppState, caller: &Caller, event: StoredEvent) -> A
 }
 
 #[utoipa::path(post, path = "/v1/attendance/events", tag = "attendance",
-    request_body(description = "A check-in or check-out. Identity comes from the token: `user_id`, `status` and the like are unknown fields (422).",
-        content((EventBody = "application/json"))),
+    request_body(description = "A check-in or check-out. Identity comes from the token: `user_id`, `status` and the like are unknown fields (422). As `multipart/form-data`: an `event` part (JSON or protobuf), then a `photo` part (`image/jpeg`, `image/png`, `image/webp`).",
+        content((EventBody = "application/json"), ("multipart/form-data"))),
     responses(
         (status = 201, body = EventView, description = "recorded (rejected events too: see `status`)"),
         (status = 200, body = EventView, description = "this `client_event_id` was already recorded with this body: the original answer"),
@@ -84,16 +177,29 @@ async fn present_one(state: &AppState, caller: &Caller, event: StoredEvent) -> A
         (status = 422, body = crate::error::Problem, description = "invalid input, naming the field; nothing is recorded")),
     security(("bearer" = [])))]
 #[post("/v1/attendance/events")]
-pub async fn record(state: web::Data<AppState>, caller: Caller, body: Json<EventBody>) -> ApiResult<HttpResponse> {
+pub async fn record(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     caller.require(Permission::AttendanceRecord)?;
-    let body = body.parse().await?;
-    let recorder = Recorder::new(&state, &caller).await?;
-    let input = body.validate(recorder.received_at())?;
-    let recorded = record_one(&state, &caller, &recorder, input, true).await?;
-    let status = if recorded.created() {
-        StatusCode::CREATED
+    let (recorded, status) = if has_media_type(&req, "multipart/form-data") {
+        record_multipart(&req, &state, &caller, payload).await?
     } else {
-        StatusCode::OK
+        let body = Json::<EventBody>::from_request(&req, &mut payload.into_inner())
+            .await?
+            .parse()
+            .await?;
+        let recorder = Recorder::new(&state, &caller).await?;
+        let input = body.validate(recorder.received_at())?;
+        let recorded = record_one(&state, &caller, &recorder, input, true).await?;
+        let status = if recorded.created() {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        (recorded, status)
     };
     let view = present_one(&state, &caller, recorded.into_event()).await?;
     Ok(HttpResponse::build(status).json(view))

@@ -180,7 +180,7 @@ backend_tests! {
 
     async fn flag_mode_flags_any_reason_and_keeps_the_distance(app: TestApp) {
         let w = world(&app).await;
-        let event = check_in(&app, &w.employee, &event_at(OUT, ago(5))).await;
+        let event = check_in(&app, &w.employee, &event_at(OUT, ago(250))).await;
         assert_eq!(event["status"], "flagged");
         assert_eq!(event["decision"]["verdict"], "outside");
         assert_eq!(reasons(&event), ["outside_geofence"]);
@@ -374,9 +374,9 @@ backend_tests! {
         let body = event_at(IN, ago(5));
         let sends = (0..16).map(|_| app.post("/v1/attendance/events", &w.employee, body.clone()));
         let answers = futures_util::future::join_all(sends).await;
-        let mut statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
-        statuses.sort();
-        assert_eq!(statuses, [[201].as_slice(), &[200; 15]].concat(), "one created, fifteen replays");
+        let statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "one created: {statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 15, "fifteen replays: {statuses:?}");
         let bodies: Vec<&Value> = answers.iter().map(|a| &a.body).collect();
         assert!(bodies.iter().all(|b| *b == bodies[0]), "every answer is the original");
         assert_eq!(events(&app, &w.employee, "").await.len(), 1);
