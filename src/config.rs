@@ -95,6 +95,8 @@ pub struct Settings {
     pub photo_max_dimension: u32,
     pub photo_url_ttl_s: u64,
     pub photo_presign_ttl_s: u64,
+    pub retention_interval_s: u64,
+    pub retention_batch_size: u32,
 }
 
 impl Default for Settings {
@@ -145,6 +147,8 @@ impl Default for Settings {
             photo_max_dimension: 12_000,
             photo_url_ttl_s: 300,
             photo_presign_ttl_s: 300,
+            retention_interval_s: 3600,
+            retention_batch_size: 1000,
         }
     }
 }
@@ -337,6 +341,14 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "MUSTER_PHOTO_PRESIGN_TTL_S")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub photo_presign_ttl_s: Option<u64>,
+    /// Seconds between retention runs; 0 turns the background job off [default: 3600].
+    #[arg(long, global = true, env = "MUSTER_RETENTION_INTERVAL_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_interval_s: Option<u64>,
+    /// Rows per retention batch (one short transaction each) [default: 1000].
+    #[arg(long, global = true, env = "MUSTER_RETENTION_BATCH_SIZE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_batch_size: Option<u32>,
 }
 
 impl Settings {

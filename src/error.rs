@@ -284,6 +284,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::privacy::PrivacyError> for ApiError {
+    fn from(e: crate::privacy::PrivacyError) -> Self {
+        match e {
+            crate::privacy::PrivacyError::Storage(e) => e.into(),
+            crate::privacy::PrivacyError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<UserWriteError> for ApiError {
     fn from(e: UserWriteError) -> Self {
         let message = e.to_string();

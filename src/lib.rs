@@ -14,6 +14,7 @@ pub mod geofence;
 pub mod http;
 pub mod org;
 pub mod photos;
+pub mod privacy;
 pub mod proto;
 pub mod routes;
 pub mod sites;

@@ -21,6 +21,8 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Apply the retention policy once (the server also runs it in the background).
+    Purge,
     /// Manage organisations.
     #[command(subcommand)]
     Org(OrgCommand),
@@ -64,6 +66,16 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Migrate => {
             storage::open(&settings.database_url, &startup::db_options(&settings), true).await?;
             tracing::info!("migrations applied");
+        }
+        Command::Purge => {
+            let repo = startup::open_repo(&settings).await?;
+            let photos = muster::photos::open(&settings.photo_store, &settings.s3_options()).await?;
+            let purged =
+                muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), settings.retention_batch_size).await?;
+            println!(
+                "retention: {} locations, {} photos, {} app-log batches removed ({} rounds skipped: another replica was purging)",
+                purged.locations, purged.photos, purged.app_log_batches, purged.skipped
+            );
         }
         Command::Org(OrgCommand::Create {
             name,

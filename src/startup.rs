@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::http::observe;
 use crate::state::AppState;
 use crate::storage::{DbOptions, Repo};
-use crate::{bootstrap, photos, routes, storage, telemetry};
+use crate::{bootstrap, photos, privacy, routes, storage, telemetry};
 
 pub struct Application {
     port: u16,
@@ -42,6 +42,12 @@ impl Application {
         let repo = open_repo(&settings).await?;
         bootstrap::ensure_first_org(repo.as_ref(), &settings).await?;
         let photos = photos::open(&settings.photo_store, &settings.s3_options()).await?;
+        privacy::spawn_retention(
+            repo.clone(),
+            photos.clone(),
+            Duration::from_secs(settings.retention_interval_s),
+            settings.retention_batch_size,
+        );
         let state = web::Data::new(AppState::new(
             settings.clone(),
             repo,

@@ -17,7 +17,7 @@
 use super::antimeridian::{Seam, is_seam_edge, seam_side};
 use super::bvh::{Bvh, Ordered, SmallBox};
 use super::metric::{
-    BOX_PAD, Box3, EARTH_RADIUS_M, V3, add, box_union, sub, chord2, cross, dot, norm2, pad_box, unit_vector,
+    BOX_PAD, Box3, EARTH_RADIUS_M, V3, add, box_union, chord2, cross, dot, norm2, pad_box, sub, unit_vector,
 };
 use geo::{Coord, Polygon};
 
@@ -158,16 +158,13 @@ impl SphereStore {
         for arc in &arcs {
             let continues = match (&open, self.chunk_heads.last()) {
                 (Some((_, _, last)), Some(head)) => {
-                    head.arcs < CHUNK as u32
-                        && *last == arc.a
-                        && chord2(arc.b, head.origin) <= origin_cap
+                    head.arcs < CHUNK as u32 && *last == arc.a && chord2(arc.b, head.origin) <= origin_cap
                 }
                 _ => false,
             };
             if !continues {
                 if let Some((bbox, bow, _)) = open.take() {
-                    self.chunk_boxes
-                        .push(SmallBox::new(&pad_box(bbox, bow + BOX_PAD)));
+                    self.chunk_boxes.push(SmallBox::new(&pad_box(bbox, bow + BOX_PAD)));
                 }
                 self.chunk_heads.push(ChunkHead {
                     origin: arc.a,
@@ -177,8 +174,7 @@ impl SphereStore {
                 self.data.push([0.0; 3]);
                 open = Some(([arc.a, arc.a], 0.0, arc.a));
             }
-            let (Some(head), Some((bbox, bow, last))) = (self.chunk_heads.last_mut(), open.as_mut())
-            else {
+            let (Some(head), Some((bbox, bow, last))) = (self.chunk_heads.last_mut(), open.as_mut()) else {
                 continue;
             };
             self.data.push(narrow(arc.n));
@@ -189,8 +185,7 @@ impl SphereStore {
             *last = arc.b;
         }
         if let Some((bbox, bow, _)) = open {
-            self.chunk_boxes
-                .push(SmallBox::new(&pad_box(bbox, bow + BOX_PAD)));
+            self.chunk_boxes.push(SmallBox::new(&pad_box(bbox, bow + BOX_PAD)));
         }
         let count = self.chunk_heads.len() - first;
         let tree = (count > TREE_THRESHOLD).then(|| {
@@ -300,12 +295,7 @@ fn boundary_edges(parts: &[Polygon<f64>]) -> Vec<(Coord<f64>, Coord<f64>)> {
 }
 
 /// Arcs within `tolerance` of the drawn edges, or `None` past `budget` arcs.
-fn densify(
-    edges: &[(Coord<f64>, Coord<f64>)],
-    tolerance: f64,
-    max_chord2: f64,
-    budget: usize,
-) -> Option<Vec<Arc>> {
+fn densify(edges: &[(Coord<f64>, Coord<f64>)], tolerance: f64, max_chord2: f64, budget: usize) -> Option<Vec<Arc>> {
     let mut arcs = Vec::with_capacity(edges.len());
     for &(a, b) in edges {
         split(

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::antimeridian::frame_longitudes;
 use super::boundary::{Boundary, SphereStore};
-use super::bvh::Bvh;
+use super::bvh::{Bvh, SmallBox};
 use super::decision::FenceRef;
 use super::metric::{Box3, EARTH_RADIUS_M, LatLon, V3, box_dist2, box_union, cap_box, chord2, lon_lat_rect_box};
 use super::planar::{Location, Part, PlanarStore};
@@ -161,6 +161,8 @@ impl Hits {
 pub struct FenceIndex {
     pub(crate) fences: Vec<Fence>,
     prepared: Vec<Prepared>,
+    /// Every fence's box, compact, for scanning a site's fences.
+    boxes: Vec<SmallBox>,
     refs: Vec<FenceRef>,
     parts: Vec<Part>,
     planar: PlanarStore,
@@ -239,6 +241,7 @@ impl FenceIndex {
             })
             .collect();
         Self {
+            boxes: boxes.iter().map(|(b, _)| SmallBox::new(b)).collect(),
             tree: Bvh::new(boxes),
             refs: fences.iter().map(FenceRef::from).collect(),
             fences,
@@ -370,7 +373,7 @@ impl FenceIndex {
             Source::Tree(tree) => tree.locate(q.v, &mut seen),
             Source::List(list) => {
                 for &f in list {
-                    seen(f, box_dist2(self.prepared[f as usize].bbox(), q.v));
+                    seen(f, self.boxes[f as usize].dist2(q.v));
                 }
             }
         });
@@ -398,7 +401,7 @@ impl FenceIndex {
                 let mut order = [(0.0, 0u32); SITE_TREE_THRESHOLD];
                 let mut n = 0;
                 for &f in list.iter().take(order.len()) {
-                    order[n] = (box_dist2(self.prepared[f as usize].bbox(), q.v), f);
+                    order[n] = (self.boxes[f as usize].dist2(q.v), f);
                     n += 1;
                 }
                 let order = &mut order[..n];

@@ -8,6 +8,7 @@ pub mod me;
 pub mod ops;
 pub mod org;
 pub mod photos;
+pub mod privacy;
 pub mod sites;
 pub mod users;
 
@@ -26,7 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(sites::configure)
         .configure(geofences::configure)
         .configure(attendance::configure)
-        .configure(photos::configure);
+        .configure(photos::configure)
+        .configure(privacy::configure);
 }
 
 #[derive(OpenApi)]
@@ -44,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         geofences::retire, geofences::test, geofences::simulate,
         attendance::record, attendance::batch, attendance::list, attendance::get,
         photos::upload, photos::presign, photos::event_photo,
+        privacy::erase,
     ),
     components(schemas(crate::error::Problem, crate::error::Code, crate::error::FieldError)),
     modifiers(&BearerAuth),

@@ -253,10 +253,37 @@ pub trait PhotoRecordStore: Send + Sync {
     async fn event_photo(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<(Uuid, PhotoRecord)>>;
 }
 
+/// Erasure and retention. The `expire_*` methods work in bounded batches and answer `None`
+/// when another replica holds the retention lock.
+#[async_trait]
+pub trait PrivacyStore: Send + Sync {
+    /// Removes a user's locations, device data, notes and app logs and marks their photos
+    /// for deletion, in one transaction; `false` if there is no such user.
+    async fn erase_user_data(&self, org_id: Uuid, user_id: Uuid, audit: &AuditEntry) -> Result<bool>;
+    /// Photos marked deleted whose stored object is not yet confirmed gone: `(id, key)`.
+    async fn photos_to_delete(&self, org_id: Uuid, user_id: Option<Uuid>, limit: u32) -> Result<Vec<(Uuid, String)>>;
+    /// Confirms a photo's object is gone from the store.
+    async fn photo_deleted(&self, org_id: Uuid, photo_id: Uuid) -> Result<()>;
+    async fn org_ids(&self) -> Result<Vec<Uuid>>;
+    async fn expire_locations(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>>;
+    async fn expire_photos(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>>;
+    async fn expire_app_logs(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>>;
+}
+
 /// Everything the server stores.
 #[async_trait]
 pub trait Repo:
-    OrgStore + UserStore + TokenStore + AuditStore + SiteStore + EventStore + PhotoRecordStore + Send + Sync + 'static
+    OrgStore
+    + UserStore
+    + TokenStore
+    + AuditStore
+    + SiteStore
+    + EventStore
+    + PhotoRecordStore
+    + PrivacyStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `"postgres"` or `"sqlite"`.
     fn backend(&self) -> &'static str;

@@ -17,6 +17,10 @@ const LOCK_ORG: &str = "SELECT id FROM orgs WHERE id = $1 FOR UPDATE";
 const NOTIFY_FENCES: Option<&str> = Some("SELECT pg_notify('muster_geofences', $1)");
 const FENCE_CHANNEL: &str = "muster_geofences";
 
+/// Retention runs on one replica at a time: each batch takes this transaction-scoped lock
+/// (safe behind a transaction-mode pooler) or skips the round.
+const TRY_LOCK_RETENTION: Option<&str> = Some("SELECT pg_try_advisory_xact_lock(7243318265)");
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct SqlRepo {

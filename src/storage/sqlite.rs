@@ -17,6 +17,9 @@ const LOCK_ORG: &str = "SELECT id FROM orgs WHERE id = $1";
 /// One process owns a SQLite database, so in-process invalidation is all there is.
 const NOTIFY_FENCES: Option<&str> = None;
 
+/// One process owns a SQLite database; `BEGIN IMMEDIATE` serialises the batches.
+const TRY_LOCK_RETENTION: Option<&str> = None;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqlRepo {

@@ -11,5 +11,6 @@ mod geofences;
 mod ops;
 mod org;
 mod photos;
+mod privacy;
 mod tenancy;
 mod users;

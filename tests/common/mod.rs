@@ -179,6 +179,24 @@ impl TestApp {
         address
     }
 
+    /// Runs one SQL statement on this test's database: only for time travel (backdating
+    /// rows), never to set up what the API can.
+    pub async fn sql(&self, statement: &str) {
+        let url = &self.settings.database_url;
+        let statement = sqlx::AssertSqlSafe(statement.to_owned());
+        if url.starts_with("postgres") {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+                .await
+                .expect("connect");
+            sqlx::query(statement).execute(&mut conn).await.expect("statement");
+        } else {
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(url)
+                .await
+                .expect("connect");
+            sqlx::query(statement).execute(&mut conn).await.expect("statement");
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

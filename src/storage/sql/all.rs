@@ -11,3 +11,4 @@ include!("audit.rs");
 include!("sites.rs");
 include!("events.rs");
 include!("photos.rs");
+include!("privacy.rs");

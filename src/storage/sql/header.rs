@@ -13,8 +13,8 @@ use crate::geofence::LatLon;
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
 use crate::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, StoredFence};
 use crate::storage::{
-    AuditStore, EventStore, LoginRecord, OrgStore, Page, PageRequest, PhotoRecordStore, Principal, RefreshOutcome,
-    Repo, SiteStore, StorageError, Timestamp, TokenStore, UserScope, UserStore,
+    AuditStore, EventStore, LoginRecord, OrgStore, Page, PageRequest, PhotoRecordStore, Principal, PrivacyStore,
+    RefreshOutcome, Repo, SiteStore, StorageError, Timestamp, TokenStore, UserScope, UserStore,
 };
 use crate::uploads::{PhotoRecord, PhotoStatus};
 use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};

@@ -1,0 +1,139 @@
+//! Privacy rights and retention: erasing what the server holds about a person, and
+//! removing locations, photos and app logs older than the organisation's retention policy.
+//!
+//! Both work the same way: the database forgets first, in a transaction; then the photo
+//! objects marked for deletion are removed from the store, and each is confirmed only once
+//! it is gone. A failed store delete is retried by the next erasure or retention run, so
+//! nothing is left behind and nothing is removed twice.
+
+use chrono::{Duration, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+use crate::audit::AuditEntry;
+use crate::photos::{PhotoKey, PhotoStore};
+use crate::storage::Repo;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error(transparent)]
+    Store(#[from] crate::photos::StoreError),
+}
+
+/// What one retention run removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Purged {
+    pub locations: u64,
+    pub photos: u64,
+    pub app_log_batches: u64,
+    /// Rounds skipped because another replica held the retention lock.
+    pub skipped: u64,
+}
+
+/// Deletes the stored objects of photos marked deleted (of one user, or of the org).
+async fn delete_marked_photos(
+    repo: &dyn Repo,
+    photos: &dyn PhotoStore,
+    org_id: Uuid,
+    user_id: Option<Uuid>,
+    batch: u32,
+) -> Result<u64, PrivacyError> {
+    let mut deleted = 0;
+    loop {
+        let marked = repo.photos_to_delete(org_id, user_id, batch).await?;
+        if marked.is_empty() {
+            return Ok(deleted);
+        }
+        for (photo_id, key) in marked {
+            photos.delete(&PhotoKey::from_stored(key)?).await?;
+            repo.photo_deleted(org_id, photo_id).await?;
+            deleted += 1;
+        }
+    }
+}
+
+/// Erases a user's personal data: locations, device data, notes, app logs, photos (from
+/// the store too). The attendance skeleton stays. Idempotent; `false` if no such user.
+pub async fn erase(
+    repo: &dyn Repo,
+    photos: &dyn PhotoStore,
+    org_id: Uuid,
+    user_id: Uuid,
+    audit: &AuditEntry,
+    batch: u32,
+) -> Result<bool, PrivacyError> {
+    if !repo.erase_user_data(org_id, user_id, audit).await? {
+        return Ok(false);
+    }
+    delete_marked_photos(repo, photos, org_id, Some(user_id), batch).await?;
+    Ok(true)
+}
+
+/// Runs `step` in batches until it has nothing left, or another replica holds the lock.
+async fn drain<F, Fut>(purged: &mut u64, skipped: &mut u64, mut step: F) -> Result<(), PrivacyError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = crate::storage::Result<Option<u64>>>,
+{
+    loop {
+        match step().await? {
+            None => {
+                *skipped += 1;
+                return Ok(());
+            }
+            Some(0) => return Ok(()),
+            Some(n) => *purged += n,
+        }
+    }
+}
+
+/// One retention run over every organisation, by each one's policy.
+pub async fn run_retention(repo: &dyn Repo, photos: &dyn PhotoStore, batch: u32) -> Result<Purged, PrivacyError> {
+    let mut purged = Purged::default();
+    let now = Utc::now();
+    for org_id in repo.org_ids().await? {
+        let retention = repo.get_policy(org_id).await?.retention;
+        let days = |d: u32| now - Duration::days(i64::from(d));
+        let (locations_before, photos_before, logs_before) = (
+            days(retention.location_days),
+            days(retention.photo_days),
+            days(retention.applog_days),
+        );
+        drain(&mut purged.locations, &mut purged.skipped, || {
+            repo.expire_locations(org_id, locations_before, batch)
+        })
+        .await?;
+        let mut marked = 0;
+        drain(&mut marked, &mut purged.skipped, || {
+            repo.expire_photos(org_id, photos_before, batch)
+        })
+        .await?;
+        purged.photos += delete_marked_photos(repo, photos, org_id, None, batch).await?;
+        drain(&mut purged.app_log_batches, &mut purged.skipped, || {
+            repo.expire_app_logs(org_id, logs_before, batch)
+        })
+        .await?;
+    }
+    Ok(purged)
+}
+
+/// The background retention job: every `interval`, one run; failures are logged and the
+/// next run retries.
+pub fn spawn_retention(repo: Arc<dyn Repo>, photos: Arc<dyn PhotoStore>, interval: std::time::Duration, batch: u32) {
+    if interval.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match run_retention(repo.as_ref(), photos.as_ref(), batch).await {
+                Ok(purged) => tracing::info!(?purged, "retention run finished"),
+                Err(e) => tracing::warn!(error = %e, "retention run failed; the next run retries"),
+            }
+        }
+    });
+}

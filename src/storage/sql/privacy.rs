@@ -1,0 +1,158 @@
+// Erasure and retention (see `all.rs` for how this file is compiled). Every statement is
+// bounded or scoped to one user, and every one is idempotent: running it twice, or on two
+// replicas, removes nothing twice and leaves nothing half-done.
+
+/// What erasure and retention remove from an event: everything that says where the person
+/// was or what they carried. Kind, times, status and verdict stay, so reports still add up.
+const FORGET_LOCATION: &str = "lat = NULL, lon = NULL, accuracy_m = NULL, altitude_m = NULL, provider = NULL,
+     is_mock = NULL, device = NULL, note = NULL, distance_m = NULL, location_removed_at = $2";
+
+/// Takes the retention lock for this transaction where replicas share the database;
+/// `false` means another replica is at it, so this one skips the round.
+async fn retention_lock(conn: &mut DbConn) -> Result<bool> {
+    match TRY_LOCK_RETENTION {
+        Some(sql) => Ok(sqlx::query_scalar(sql).fetch_one(&mut *conn).await?),
+        None => Ok(true),
+    }
+}
+
+#[async_trait]
+impl PrivacyStore for SqlRepo {
+    async fn erase_user_data(&self, org_id: Uuid, user_id: Uuid, audit: &AuditEntry) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let now = Timestamp(Utc::now());
+        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if exists == 0 {
+            return Ok(false);
+        }
+        let sql = format!(
+            "UPDATE attendance_events SET {FORGET_LOCATION} WHERE org_id = $1 AND user_id = $3 AND location_removed_at IS NULL"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .bind(now)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE photos SET status = 'deleted' WHERE org_id = $1 AND user_id = $2 AND status <> 'deleted'")
+            .bind(org_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM app_log_entries WHERE org_id = $1 AND user_id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM app_log_batches WHERE org_id = $1 AND user_id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, std::slice::from_ref(audit)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn photos_to_delete(&self, org_id: Uuid, user_id: Option<Uuid>, limit: u32) -> Result<Vec<(Uuid, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, storage_key FROM photos WHERE org_id = $1 AND ($2 IS NULL OR user_id = $2)
+               AND status = 'deleted' AND deleted_at IS NULL ORDER BY id LIMIT $3",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("storage_key")?)))
+            .collect()
+    }
+
+    async fn photo_deleted(&self, org_id: Uuid, photo_id: Uuid) -> Result<()> {
+        sqlx::query("UPDATE photos SET deleted_at = $3 WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(photo_id)
+            .bind(Timestamp(Utc::now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn org_ids(&self) -> Result<Vec<Uuid>> {
+        Ok(sqlx::query_scalar("SELECT id FROM orgs ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn expire_locations(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>> {
+        let mut tx = self.begin_write().await?;
+        if !retention_lock(&mut tx).await? {
+            return Ok(None);
+        }
+        let sql = format!(
+            "UPDATE attendance_events SET {FORGET_LOCATION} WHERE id IN (
+                 SELECT id FROM attendance_events WHERE org_id = $1 AND captured_at < $3 AND location_removed_at IS NULL LIMIT $4)"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .bind(Timestamp(Utc::now()))
+            .bind(Timestamp(before))
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(Some(done))
+    }
+
+    async fn expire_photos(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>> {
+        let mut tx = self.begin_write().await?;
+        if !retention_lock(&mut tx).await? {
+            return Ok(None);
+        }
+        let done = sqlx::query(
+            "UPDATE photos SET status = 'deleted' WHERE id IN (
+                 SELECT id FROM photos WHERE org_id = $1 AND created_at < $2 AND status <> 'deleted' LIMIT $3)",
+        )
+        .bind(org_id)
+        .bind(Timestamp(before))
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(Some(done))
+    }
+
+    async fn expire_app_logs(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>> {
+        let mut tx = self.begin_write().await?;
+        if !retention_lock(&mut tx).await? {
+            return Ok(None);
+        }
+        let batches: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM app_log_batches WHERE org_id = $1 AND received_at < $2 ORDER BY id LIMIT $3",
+        )
+        .bind(org_id)
+        .bind(Timestamp(before))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        for batch in &batches {
+            sqlx::query("DELETE FROM app_log_entries WHERE batch_id = $1")
+                .bind(batch)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM app_log_batches WHERE id = $1")
+                .bind(batch)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(batches.len() as u64))
+    }
+}

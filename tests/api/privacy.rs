@@ -1,0 +1,123 @@
+//! Erasure and retention.
+
+use serde_json::json;
+
+use crate::common::{Backend, TestApp};
+use crate::photos::jpeg_with_exif;
+
+async fn upload(app: &TestApp, token: &str) -> String {
+    let res = app
+        .client
+        .post(app.url("/v1/photos"))
+        .bearer_auth(token)
+        .header("content-type", "image/jpeg")
+        .body(jpeg_with_exif())
+        .send()
+        .await
+        .unwrap();
+    TestApp::answer(res).await.expect(201)["photo_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn s3_app_settings(s3: &crate::common::s3::TestS3) -> impl FnOnce(&mut muster::config::Settings) + '_ {
+    move |s| {
+        s.photo_store = s3.store_url(Some("photos"));
+        s.s3_endpoint = Some(s3.endpoint.clone());
+        s.s3_region = Some(s3.region.clone());
+        s.s3_access_key_id = Some(s3.access_key.clone());
+        s.s3_secret_access_key = Some(muster::config::Secret::new(s3.secret_key.clone()));
+    }
+}
+
+fn objects(s3: &crate::common::s3::TestS3) -> usize {
+    walk(&s3.dir.path().join(&s3.bucket))
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 })
+        .sum()
+}
+
+async fn erasure_removes_photos_from_s3_on(backend: Backend) {
+    let s3 = crate::common::s3::TestS3::start().await;
+    let Some(app) = TestApp::spawn_with(backend, s3_app_settings(&s3)).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let (employee, token) = app.user(&admin, "e@example.com", &["employee"], None).await;
+    let (_, colleague) = app.user(&admin, "c@example.com", &["employee"], None).await;
+    upload(&app, &token).await;
+    upload(&app, &token).await;
+    upload(&app, &colleague).await;
+    assert_eq!(objects(&s3), 3);
+    let id = employee["id"].as_str().unwrap();
+    app.post(&format!("/v1/users/{id}/erase"), &colleague, json!({}))
+        .await
+        .problem(403, "forbidden");
+    let erased = app
+        .post(&format!("/v1/users/{id}/erase"), &admin, json!({}))
+        .await
+        .expect(202);
+    assert_eq!(erased["status"], "erased");
+    assert_eq!(objects(&s3), 1, "only the colleague's photo is left");
+    // Idempotent, audited once per request, and another org cannot reach the user.
+    app.post(&format!("/v1/users/{id}/erase"), &admin, json!({}))
+        .await
+        .expect(202);
+    let audit = app
+        .get(&format!("/v1/audit?action=privacy.erased&subject_id={id}"), &admin)
+        .await
+        .expect(200);
+    assert_eq!(audit["items"].as_array().unwrap().len(), 2);
+    let other = app.second_org("admin2@example.com").await;
+    app.post(&format!("/v1/users/{id}/erase"), &other, json!({}))
+        .await
+        .problem(404, "not_found");
+    app.post(&format!("/v1/users/{}/erase", uuid::Uuid::now_v7()), &admin, json!({}))
+        .await
+        .problem(404, "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_removes_photos_from_s3_sqlite() {
+    erasure_removes_photos_from_s3_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_removes_photos_from_s3_postgres() {
+    erasure_removes_photos_from_s3_on(Backend::Postgres).await;
+}
+
+backend_tests! {
+    async fn retention_removes_photos_older_than_the_policy(app: TestApp) {
+        let admin = app.admin().await;
+        let (_, token) = app.user(&admin, "e@example.com", &["employee"], None).await;
+        let old = upload(&app, &token).await;
+        let fresh = upload(&app, &token).await;
+        let mut policy = app.get("/v1/policy", &admin).await.expect(200);
+        policy["retention"]["photo_days"] = json!(30);
+        app.put("/v1/policy", &admin, policy).await.expect(200);
+        let stamp = match app.backend { Backend::Postgres => "now() - interval '31 days'".to_owned(), Backend::Sqlite => format!("'{}'", (chrono::Utc::now() - chrono::Duration::days(31)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)) };
+        let id_literal = match app.backend { Backend::Postgres => format!("'{old}'"), Backend::Sqlite => format!("X'{}'", old.replace('-', "")) };
+        app.sql(&format!("UPDATE photos SET created_at = {stamp} WHERE id = {id_literal}")).await;
+        let repo = muster::startup::open_repo(&app.settings).await.unwrap();
+        let photos = muster::photos::open(&app.settings.photo_store, &app.settings.s3_options()).await.unwrap();
+        let purged = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), 10).await.unwrap();
+        assert_eq!(purged.photos, 1);
+        assert_eq!(purged.skipped, 0);
+        let again = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), 10).await.unwrap();
+        assert_eq!(again.photos, 0, "nothing is removed twice");
+        let org = repo.org_ids().await.unwrap()[0];
+        let kept = repo.get_photo(org, fresh.parse().unwrap()).await.unwrap().unwrap();
+        assert_eq!(kept.status, muster::uploads::PhotoStatus::Ready);
+        let gone = repo.get_photo(org, old.parse().unwrap()).await.unwrap().unwrap();
+        assert_eq!(gone.status, muster::uploads::PhotoStatus::Deleted);
+        assert!(photos.get(&muster::photos::PhotoKey::from_stored(gone.storage_key).unwrap()).await.unwrap().is_none());
+    }
+}
