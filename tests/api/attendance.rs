@@ -570,6 +570,84 @@ backend_tests! {
         }
     }
 
+    async fn photos_attach_by_id_or_as_a_multipart_part(app: TestApp) {
+        let w = world(&app).await;
+        set_policy(&app, &w.admin, json!({"require_photo": true})).await;
+        let photo = raw_post(&app, "/v1/photos", &w.employee, "image/jpeg", crate::photos::jpeg_with_exif()).await.expect(201);
+        let photo_id = photo["photo_id"].as_str().unwrap().to_owned();
+        let mut body = event_at(IN, ago(200));
+        body["photo_id"] = json!(photo_id);
+        let event = check_in(&app, &w.employee, &body).await;
+        let id = event["id"].as_str().unwrap().to_owned();
+        assert_eq!(reasons(&event), Vec::<String>::new(), "a photo came");
+        assert_eq!(event["photo_url"], format!("/v1/attendance/events/{id}/photo"));
+        let res = app.client.get(app.url(event["photo_url"].as_str().unwrap())).bearer_auth(&w.employee).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        assert_eq!(res.headers()["content-type"], "image/jpeg");
+        // A retry is the original answer, although the photo is now attached.
+        assert_eq!(app.post("/v1/attendance/events", &w.employee, body.clone()).await.expect(200), event);
+        // The photo cannot be attached twice, nor can someone else's be attached at all.
+        let mut twice = event_at(IN, ago(100));
+        twice["photo_id"] = json!(photo_id);
+        let problem = app.post("/v1/attendance/events", &w.employee, twice).await.problem(422, "validation_failed");
+        assert_eq!(fields(&problem), ["photo_id"]);
+        let (_, other) = assigned_user(&app, &w.admin, "o@example.com", &["employee"], None, &w.site_id).await;
+        let theirs = raw_post(&app, "/v1/photos", &other, "image/jpeg", crate::photos::jpeg_with_exif()).await.expect(201);
+        let mut stolen = event_at(IN, ago(90));
+        stolen["photo_id"] = theirs["photo_id"].clone();
+        let problem = app.post("/v1/attendance/events", &w.employee, stolen).await.problem(422, "validation_failed");
+        assert_eq!(fields(&problem), ["photo_id"]);
+        let mut unknown = event_at(IN, ago(80));
+        unknown["photo_id"] = json!(Uuid::now_v7());
+        app.post("/v1/attendance/events", &w.employee, unknown).await.problem(422, "validation_failed");
+        assert_eq!(events(&app, &w.employee, "").await.len(), 1, "refused events are not recorded");
+
+        // Multipart: the event part (JSON), then the photo part.
+        let form = |event: &Value| {
+            reqwest::multipart::Form::new()
+                .part("event", reqwest::multipart::Part::text(event.to_string()).mime_str("application/json").unwrap())
+                .part("photo", reqwest::multipart::Part::bytes(crate::photos::jpeg_with_exif()).file_name("selfie.jpg").mime_str("image/jpeg").unwrap())
+        };
+        let multipart = event_at(IN, ago(60));
+        let send = |f: reqwest::multipart::Form| app.client.post(app.url("/v1/attendance/events")).bearer_auth(&w.employee).multipart(f).send();
+        let created = TestApp::answer(send(form(&multipart)).await.unwrap()).await.expect(201);
+        assert_eq!(reasons(&created), Vec::<String>::new());
+        let mid = created["id"].as_str().unwrap();
+        assert_eq!(created["photo_url"], format!("/v1/attendance/events/{mid}/photo"));
+        let replay = TestApp::answer(send(form(&multipart)).await.unwrap()).await.expect(200);
+        assert_eq!(replay, created);
+        // The same event sent as JSON without the photo is another request.
+        app.post("/v1/attendance/events", &w.employee, multipart.clone()).await.problem(409, "conflict");
+        // Only the event part: no photo, so the policy's reason.
+        let bare = event_at(IN, ago(50));
+        let only_event = reqwest::multipart::Form::new()
+            .part("event", reqwest::multipart::Part::text(bare.to_string()).mime_str("application/json").unwrap());
+        let flagged = TestApp::answer(send(only_event).await.unwrap()).await.expect(201);
+        assert_eq!(reasons(&flagged), ["photo_required"]);
+        assert_eq!(flagged["photo_url"], Value::Null);
+        let no_event = reqwest::multipart::Form::new().text("note", "hello");
+        let problem = TestApp::answer(send(no_event).await.unwrap()).await.problem(422, "validation_failed");
+        assert_eq!(fields(&problem), ["event"]);
+        let mut bad = event_at(IN, ago(40));
+        bad["location"]["lat"] = json!(-91);
+        let problem = TestApp::answer(send(form(&bad)).await.unwrap()).await.problem(422, "validation_failed");
+        assert_eq!(fields(&problem), ["location.lat"]);
+        let mut both = event_at(IN, ago(30));
+        both["photo_id"] = theirs["photo_id"].clone();
+        TestApp::answer(send(form(&both)).await.unwrap()).await.problem(422, "validation_failed");
+        assert_eq!(events(&app, &w.employee, "").await.len(), 3);
+
+        // Who sees the photo link: the subject and their direct manager; not HR by default.
+        let (manager_id, manager) = app.user(&w.admin, "m@example.com", &["manager"], None).await;
+        app.patch(&format!("/v1/users/{}", w.employee_id), &w.admin, json!({"manager_id": manager_id["id"]})).await.expect(200);
+        let seen = app.get(&format!("/v1/attendance/events/{id}"), &manager).await.expect(200);
+        assert_eq!(seen["photo_url"], event["photo_url"]);
+        let (_, hr) = app.user(&w.admin, "hr@example.com", &["hr"], None).await;
+        let seen = app.get(&format!("/v1/attendance/events/{id}"), &hr).await.expect(200);
+        assert_eq!(seen["photo_url"], Value::Null);
+        assert_eq!(seen["location_redacted"], true);
+    }
+
     async fn simulate_reports_which_recorded_events_a_shrunken_fence_would_change(app: TestApp) {
         let w = world(&app).await;
         let centre = check_in(&app, &w.employee, &event_at(IN, ago(250))).await;
