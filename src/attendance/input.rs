@@ -350,7 +350,7 @@ mod tests {
             "client_event_id": "0193a5f0-0000-7000-8000-000000000001",
             "kind": "check_in",
             "captured_at": "2026-11-21T09:02:11.5+05:30",
-            "location": {"lat": 12.9716, "lon": 77.5946, "accuracy_m": 12.5, "provider": "gps", "is_mock": false},
+            "location": {"lat": 12.9716, "lon": 77.5946, "accuracy_m": 12.5, "altitude_m": null, "provider": "gps", "is_mock": false},
             "device": {"id": "d-1", "model": "Pixel 8", "os": "android", "os_version": "15", "app_version": "3.2.1"},
             "note": "gate B"
         })

@@ -106,3 +106,26 @@ pub struct EventLocation {
     pub point: LatLon,
     pub accuracy_m: f64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    #[test]
+    fn reason_names_are_the_wire_names() {
+        use Reason::*;
+        for r in [
+            OutsideGeofence,
+            UncertainLocation,
+            AccuracyTooLow,
+            MockLocation,
+            ClockSkew,
+            StaleOfflineEvent,
+            ImpossibleTravel,
+            PhotoRequired,
+            NoGeofenceAssigned,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+    }
+}
