@@ -97,6 +97,13 @@ pub struct Settings {
     pub photo_presign_ttl_s: u64,
     pub retention_interval_s: u64,
     pub retention_batch_size: u32,
+    pub body_read_timeout_s: u64,
+    pub client_request_timeout_s: u64,
+    pub client_disconnect_timeout_s: u64,
+    pub rate_limit_per_ip_per_s: u32,
+    pub rate_limit_per_ip_burst: u32,
+    pub rate_limit_per_user_per_s: u32,
+    pub rate_limit_per_user_burst: u32,
 }
 
 impl Default for Settings {
@@ -149,6 +156,16 @@ impl Default for Settings {
             photo_presign_ttl_s: 300,
             retention_interval_s: 3600,
             retention_batch_size: 1000,
+            // A 5 MiB photo in 30 s needs ~1.4 Mbit/s; a slower link can be allowed more.
+            body_read_timeout_s: 30,
+            client_request_timeout_s: 10,
+            client_disconnect_timeout_s: 2,
+            // Far above what a phone sends (a check-in, a batch, some log uploads a
+            // minute), high enough for an office behind one NAT address at shift start.
+            rate_limit_per_ip_per_s: 50,
+            rate_limit_per_ip_burst: 200,
+            rate_limit_per_user_per_s: 20,
+            rate_limit_per_user_burst: 100,
         }
     }
 }
@@ -349,6 +366,34 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "MUSTER_RETENTION_BATCH_SIZE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_batch_size: Option<u32>,
+    /// Seconds a client has to send a whole request body before 408 [default: 30].
+    #[arg(long, global = true, env = "MUSTER_BODY_READ_TIMEOUT_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_read_timeout_s: Option<u64>,
+    /// Seconds a client has to send a request's head (line and headers) before 408 [default: 10].
+    #[arg(long, global = true, env = "MUSTER_CLIENT_REQUEST_TIMEOUT_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_request_timeout_s: Option<u64>,
+    /// Seconds to wait for a client to close its side once the server closes a connection [default: 2].
+    #[arg(long, global = true, env = "MUSTER_CLIENT_DISCONNECT_TIMEOUT_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_disconnect_timeout_s: Option<u64>,
+    /// Requests per second per client address, per replica; 0 disables [default: 50].
+    #[arg(long, global = true, env = "MUSTER_RATE_LIMIT_PER_IP_PER_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_ip_per_s: Option<u32>,
+    /// Requests a client address may send at once before its per-second rate applies [default: 200].
+    #[arg(long, global = true, env = "MUSTER_RATE_LIMIT_PER_IP_BURST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_ip_burst: Option<u32>,
+    /// Requests per second per authenticated user, per replica; 0 disables [default: 20].
+    #[arg(long, global = true, env = "MUSTER_RATE_LIMIT_PER_USER_PER_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_user_per_s: Option<u32>,
+    /// Requests a user may send at once before their per-second rate applies [default: 100].
+    #[arg(long, global = true, env = "MUSTER_RATE_LIMIT_PER_USER_BURST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_user_burst: Option<u32>,
 }
 
 impl Settings {
@@ -399,6 +444,14 @@ impl Settings {
         }
         if self.access_token_ttl_s == 0 || self.refresh_token_ttl_s == 0 {
             bail!("token lifetimes must be positive");
+        }
+        if self.body_read_timeout_s == 0 || self.client_request_timeout_s == 0 {
+            bail!("body_read_timeout_s and client_request_timeout_s must be positive");
+        }
+        if (self.rate_limit_per_ip_per_s > 0 && self.rate_limit_per_ip_burst == 0)
+            || (self.rate_limit_per_user_per_s > 0 && self.rate_limit_per_user_burst == 0)
+        {
+            bail!("a rate limit's burst must be at least 1 (set the rate to 0 to disable the limit)");
         }
         if !crate::org::is_valid_timezone(&self.bootstrap_timezone) {
             bail!(

@@ -29,6 +29,7 @@ pub enum Code {
     PayloadTooLarge,
     UnsupportedMediaType,
     NotAcceptable,
+    RequestTimeout,
     RateLimited,
     Unavailable,
     Internal,
@@ -46,6 +47,7 @@ impl Code {
             Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -63,6 +65,7 @@ impl Code {
             Code::PayloadTooLarge => "payload_too_large",
             Code::UnsupportedMediaType => "unsupported_media_type",
             Code::NotAcceptable => "not_acceptable",
+            Code::RequestTimeout => "request_timeout",
             Code::RateLimited => "rate_limited",
             Code::Unavailable => "unavailable",
             Code::Internal => "internal",
@@ -177,6 +180,14 @@ impl ApiError {
         Self::new(Code::UnsupportedMediaType, detail)
     }
 
+    /// 408: the client did not finish sending its body within `limit_s` seconds.
+    pub fn request_timeout(limit_s: u64) -> Self {
+        Self::new(
+            Code::RequestTimeout,
+            format!("the request body was not received within {limit_s} s"),
+        )
+    }
+
     pub fn rate_limited(retry_after_s: u64) -> Self {
         ApiError {
             retry_after_s: Some(retry_after_s.max(1)),
@@ -248,6 +259,11 @@ impl ResponseError for ApiError {
         ));
         if let Some(secs) = self.retry_after_s {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        // RFC 9110 §15.5.9: the rest of a timed-out body may still be arriving, so the
+        // connection cannot carry another request.
+        if self.code == Code::RequestTimeout {
+            response.force_close();
         }
         response.json(self.problem())
     }

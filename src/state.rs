@@ -8,6 +8,7 @@ use crate::auth::jwt::Keys;
 use crate::auth::throttle::FailureThrottle;
 use crate::config::Settings;
 use crate::http::TrustedProxies;
+use crate::http::rate_limit::RateLimits;
 use crate::photos::PhotoStore;
 use crate::sites::FenceCache;
 use crate::storage::Repo;
@@ -22,6 +23,7 @@ pub struct AppState {
     pub login_failures_by_account: FailureThrottle,
     pub login_failures_by_ip: FailureThrottle,
     pub metrics: PrometheusHandle,
+    pub rate_limits: RateLimits,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
             trusted_proxies: TrustedProxies::parse(&settings.trusted_proxies)?,
             login_failures_by_account: FailureThrottle::new(settings.login_max_failures_per_account, window),
             login_failures_by_ip: FailureThrottle::new(settings.login_max_failures_per_ip, window),
+            rate_limits: RateLimits::new(&settings),
             repo,
             photos,
             settings,

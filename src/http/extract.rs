@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 
+use super::body::within_deadline;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -38,7 +39,8 @@ impl<T: DeserializeOwned> Json<T> {
     }
 }
 
-/// Reads the whole body, refusing it as soon as it passes `limit` bytes.
+/// Reads the whole body, refusing it as soon as it passes `limit` bytes, or when it has
+/// not arrived within the body-read deadline (408, see [`super::body`]).
 pub async fn read_body(req: &HttpRequest, payload: &mut Payload, limit: u64) -> ApiResult<web::Bytes> {
     let declared = req
         .headers()
@@ -48,6 +50,10 @@ pub async fn read_body(req: &HttpRequest, payload: &mut Payload, limit: u64) -> 
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::too_large("request body", limit));
     }
+    within_deadline(req, collect_body(payload, limit)).await?
+}
+
+async fn collect_body(payload: &mut Payload, limit: u64) -> ApiResult<web::Bytes> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::malformed(format!("reading the request body failed: {e}")))?;

@@ -1,11 +1,15 @@
 //! HTTP plumbing shared by every route: request ids and metrics, input extractors that
-//! answer with precise problems, pagination, the client address.
+//! answer with precise problems, the body-read deadline, rate limits, pagination, the
+//! client address.
 
+pub mod body;
 pub mod client_ip;
 pub mod extract;
 pub mod observe;
 pub mod page;
+pub mod rate_limit;
 
+pub use body::within_deadline;
 pub use client_ip::TrustedProxies;
 pub use extract::{Json, Query};
 pub use observe::RequestId;

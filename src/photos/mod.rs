@@ -8,6 +8,8 @@
 //!   to decode under bounded memory, every metadata block (EXIF with GPS, XMP, IPTC,
 //!   ICC, comments, text chunks) and anything after the image's end removed, and the
 //!   picture kept upright.
+//! - [`MeteredStore`] counts and times every operation of another store (`startup`
+//!   installs it around the configured one).
 //! - [`PendingPhoto`] deletes a stored photo again unless the database step that
 //!   follows the store write commits it (pict-rs' ingest session), so failures leave
 //!   no orphans.
@@ -26,12 +28,14 @@
 
 mod ingest;
 mod local;
+mod metered;
 mod pending;
 mod s3;
 mod store;
 
 pub use ingest::{CleanPhoto, IngestError, IngestLimits, ingest, read_limited};
 pub use local::FileStore;
+pub use metered::MeteredStore;
 pub use pending::{FinalizeError, PendingPhoto, finalize_upload};
 pub use s3::{S3Options, S3Store};
 pub use store::{PhotoKey, PhotoStore, PresignedPut, StoreError, StoredPhoto, open};

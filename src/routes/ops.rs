@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
 use crate::state::AppState;
+use crate::telemetry;
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "the process is up")))]
 #[get("/healthz")]
@@ -45,6 +46,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    telemetry::sample_gauges(state.repo.pool_stats());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

@@ -292,6 +292,23 @@ pub trait Repo:
     /// Organisations whose geofences another server changed, as they change (PostgreSQL
     /// LISTEN/NOTIFY). `None` where one process owns the database (SQLite).
     async fn fence_changes(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Uuid>>>;
+    /// The connection pool right now, for `/metrics`.
+    fn pool_stats(&self) -> PoolStats;
+    /// Closes the pool once the server has stopped: waits for connections still in use,
+    /// then closes every connection cleanly (PostgreSQL sessions end at once instead of
+    /// lingering until a TCP timeout; SQLite checkpoints its write-ahead log).
+    async fn close(&self);
+}
+
+/// The state of a connection pool.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open now, idle or in use.
+    pub size: u32,
+    pub idle: u32,
+    pub in_use: u32,
+    /// The most the pool may open (`MUSTER_DATABASE_MAX_CONNECTIONS`).
+    pub max: u32,
 }
 
 /// Pool and connection settings.

@@ -8,6 +8,7 @@ mod attendance;
 mod auth;
 mod cli;
 mod geofences;
+mod operations;
 mod ops;
 mod org;
 mod photos;

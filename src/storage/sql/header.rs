@@ -13,8 +13,8 @@ use crate::geofence::LatLon;
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
 use crate::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, StoredFence};
 use crate::storage::{
-    AuditStore, EventStore, LoginRecord, OrgStore, Page, PageRequest, PhotoRecordStore, Principal, PrivacyStore,
-    RefreshOutcome, Repo, SiteStore, StorageError, Timestamp, TokenStore, UserScope, UserStore,
+    AuditStore, EventStore, LoginRecord, OrgStore, Page, PageRequest, PhotoRecordStore, PoolStats, Principal,
+    PrivacyStore, RefreshOutcome, Repo, SiteStore, StorageError, Timestamp, TokenStore, UserScope, UserStore,
 };
 use crate::uploads::{PhotoRecord, PhotoStatus};
 use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};
@@ -42,6 +42,22 @@ impl Repo for SqlRepo {
 
     async fn fence_changes(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Uuid>>> {
         self.listen_fence_changes().await
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        let size = self.pool.size();
+        // Read separately from `size`, so clamp: the two can straddle a connection's change.
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX).min(size);
+        PoolStats {
+            size,
+            idle,
+            in_use: size - idle,
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 }
 
