@@ -170,8 +170,11 @@ impl<'a> Recorder<'a> {
                     reasons = event.decision.reasons.len(),
                     "attendance event recorded"
                 );
-                // The ops branch's `telemetry::record_decision(verdict, status)` belongs here
-                // once it lands: one count per stored decision, never per retry.
+                // One count per stored decision, never per retry.
+                crate::telemetry::record_decision(
+                    super::event::verdict_name(event.decision.verdict),
+                    event.status.as_str(),
+                );
                 Ok(Recorded::Created(event))
             }
             InsertOutcome::Existing(event) if event.request_sha256 == request_sha256 => Ok(Recorded::Replayed(event)),

@@ -19,7 +19,7 @@ use crate::attendance::wire::{BatchItemResult, BatchResult};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code, FieldError};
 use crate::http::extract::{has_media_type, parse_json};
-use crate::http::{Json, List, Query, page_request};
+use crate::http::{Json, List, Query, page_request, within_deadline};
 use crate::proto::{self, v1};
 use crate::state::AppState;
 use crate::uploads;
@@ -120,7 +120,7 @@ async fn record_multipart(
         match field.name() {
             Some("event") if event.is_none() => {
                 let content_type = field.content_type().map(|m| m.essence_str().to_owned());
-                let bytes = read_part(&mut field, state.settings.json_body_limit_bytes).await?;
+                let bytes = within_deadline(req, read_part(&mut field, state.settings.json_body_limit_bytes)).await??;
                 let input = decode_event_part(content_type.as_deref(), &bytes)?.validate(recorder.received_at())?;
                 if input.photo_id.is_some() {
                     return Err(ApiError::field(
