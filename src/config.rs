@@ -77,6 +77,12 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub trusted_proxies: Vec<String>,
     pub json_body_limit_bytes: u64,
+    pub applog_body_limit_bytes: u64,
+    pub applog_max_entries: u32,
+    pub applog_max_depth: u32,
+    pub applog_max_message_chars: u32,
+    pub applog_max_text_chars: u32,
+    pub applog_batches_per_minute: u32,
     pub login_max_failures_per_account: u32,
     pub login_max_failures_per_ip: u32,
     pub login_failure_window_s: u64,
@@ -136,6 +142,12 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             trusted_proxies: Vec::new(),
             json_body_limit_bytes: 1024 * 1024,
+            applog_body_limit_bytes: 1024 * 1024,
+            applog_max_entries: 1000,
+            applog_max_depth: 16,
+            applog_max_message_chars: 8192,
+            applog_max_text_chars: 256,
+            applog_batches_per_minute: 60,
             login_max_failures_per_account: 5,
             login_max_failures_per_ip: 50,
             login_failure_window_s: 15 * 60,
@@ -286,6 +298,30 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "MUSTER_JSON_BODY_LIMIT_BYTES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub json_body_limit_bytes: Option<u64>,
+    /// Largest app-log upload (JSON or protobuf) in bytes (413 beyond) [default: 1048576].
+    #[arg(long, global = true, env = "MUSTER_APPLOG_BODY_LIMIT_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applog_body_limit_bytes: Option<u64>,
+    /// Most entries in one app-log upload (422 beyond) [default: 1000].
+    #[arg(long, global = true, env = "MUSTER_APPLOG_MAX_ENTRIES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applog_max_entries: Option<u32>,
+    /// Deepest nesting of app-log `attrs` and `app_config` objects (422 beyond) [default: 16].
+    #[arg(long, global = true, env = "MUSTER_APPLOG_MAX_DEPTH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applog_max_depth: Option<u32>,
+    /// Longest app-log message, and string inside `attrs` / `app_config`, in characters [default: 8192].
+    #[arg(long, global = true, env = "MUSTER_APPLOG_MAX_MESSAGE_CHARS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applog_max_message_chars: Option<u32>,
+    /// Longest app-log `event`, object key and device field, in characters [default: 256].
+    #[arg(long, global = true, env = "MUSTER_APPLOG_MAX_TEXT_CHARS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applog_max_text_chars: Option<u32>,
+    /// App-log uploads per user per minute before 429 [default: 60].
+    #[arg(long, global = true, env = "MUSTER_APPLOG_BATCHES_PER_MINUTE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applog_batches_per_minute: Option<u32>,
     /// Failed logins per account within the window before 429 [default: 5].
     #[arg(long, global = true, env = "MUSTER_LOGIN_MAX_FAILURES_PER_ACCOUNT")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -452,6 +488,9 @@ impl Settings {
             || (self.rate_limit_per_user_per_s > 0 && self.rate_limit_per_user_burst == 0)
         {
             bail!("a rate limit's burst must be at least 1 (set the rate to 0 to disable the limit)");
+        }
+        if self.applog_batches_per_minute == 0 || self.applog_max_entries == 0 || self.applog_max_depth == 0 {
+            bail!("applog_batches_per_minute, applog_max_entries and applog_max_depth must be at least 1");
         }
         if !crate::org::is_valid_timezone(&self.bootstrap_timezone) {
             bail!(

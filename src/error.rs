@@ -322,3 +322,11 @@ impl From<UserWriteError> for ApiError {
         }
     }
 }
+
+/// A single invalid field is a 422, so conversions that fail on one field (such as a
+/// protobuf message into a request type) can use `?`.
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        ApiError::invalid(vec![e])
+    }
+}

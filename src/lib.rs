@@ -4,6 +4,7 @@
 //! every disclosure.
 
 pub mod access;
+pub mod applogs;
 pub mod attendance;
 pub mod audit;
 pub mod auth;

@@ -20,12 +20,24 @@ fn value_to_json(v: prost_types::Value) -> Value {
     match v.kind {
         None | Some(Kind::NullValue(_)) => Value::Null,
         Some(Kind::BoolValue(b)) => Value::Bool(b),
-        // Non-finite numbers have no JSON form.
-        Some(Kind::NumberValue(n)) => Number::from_f64(n).map_or(Value::Null, Value::Number),
+        Some(Kind::NumberValue(n)) => number(n),
         Some(Kind::StringValue(s)) => Value::String(s),
         Some(Kind::StructValue(s)) => struct_to_json(s),
         Some(Kind::ListValue(l)) => Value::Array(l.values.into_iter().map(value_to_json).collect()),
     }
+}
+
+/// Protobuf has only doubles; a whole number within f64's exact range becomes a JSON
+/// integer, so `300` sent as protobuf is stored and read back as `300`, exactly as when it is
+/// sent as JSON, rather than as `300.0`.
+fn number(n: f64) -> Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if n.fract() == 0.0 && n.abs() <= EXACT {
+        // Exact: a whole |n| <= 2^53 converts to i64 without loss.
+        return Value::Number(Number::from(n as i64));
+    }
+    // Non-finite numbers have no JSON form.
+    Number::from_f64(n).map_or(Value::Null, Value::Number)
 }
 
 pub fn json_to_struct(map: Map<String, Value>) -> prost_types::Struct {
@@ -54,7 +66,7 @@ mod tests {
 
     #[test]
     fn structs_round_trip_through_json() {
-        let value = json!({"a": 1.5, "b": [true, null, "x"], "c": {"d": "e"}});
+        let value = json!({"a": 1.5, "b": [true, null, "x"], "c": {"d": "e"}, "n": 300, "m": -2});
         let back = super::struct_to_json(super::json_to_struct(value.as_object().unwrap().clone()));
         assert_eq!(back, value);
     }

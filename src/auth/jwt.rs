@@ -105,10 +105,32 @@ impl Keys {
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
             Ok(data) => Some(data.claims),
             Err(e) => {
-                tracing::debug!(reason = %e, "access token refused");
+                tracing::debug!(reason = refusal(&e), "access token refused");
                 None
             }
         }
+    }
+}
+
+/// Why a token was refused, as a fixed phrase. The errors' own text can quote the token's
+/// header, which is decoded before the signature is checked: an unauthenticated client
+/// could otherwise write any text, line breaks included, into the server log.
+fn refusal(e: &jsonwebtoken::errors::Error) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind;
+    match e.kind() {
+        ErrorKind::ExpiredSignature => "expired",
+        ErrorKind::ImmatureSignature => "not yet valid",
+        ErrorKind::InvalidSignature => "bad signature",
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName | ErrorKind::MissingAlgorithm => {
+            "wrong algorithm"
+        }
+        ErrorKind::InvalidIssuer => "wrong issuer",
+        ErrorKind::InvalidAudience => "wrong audience",
+        ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) | ErrorKind::InvalidSubject => {
+            "bad claims"
+        }
+        ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => "malformed",
+        _ => "invalid",
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod body;
 pub mod client_ip;
 pub mod extract;
+pub mod negotiate;
 pub mod observe;
 pub mod page;
 pub mod rate_limit;
@@ -12,5 +13,6 @@ pub mod rate_limit;
 pub use body::within_deadline;
 pub use client_ip::TrustedProxies;
 pub use extract::{Json, Query};
+pub use negotiate::{JsonOrProto, Reply};
 pub use observe::RequestId;
 pub use page::{List, page_request};

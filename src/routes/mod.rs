@@ -1,5 +1,6 @@
 //! HTTP routes, one module per API area: each parses and authorises, then calls the domain.
 
+pub mod applogs;
 pub mod attendance;
 pub mod audit;
 pub mod auth;
@@ -28,7 +29,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(geofences::configure)
         .configure(attendance::configure)
         .configure(photos::configure)
-        .configure(privacy::configure);
+        .configure(privacy::configure)
+        .configure(applogs::configure);
 }
 
 #[derive(OpenApi)]
@@ -47,8 +49,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         attendance::record, attendance::batch, attendance::list, attendance::get,
         photos::upload, photos::presign, photos::event_photo,
         privacy::erase,
+        applogs::upload, applogs::list,
     ),
     components(schemas(crate::error::Problem, crate::error::Code, crate::error::FieldError)),
+    components(schemas(crate::applogs::Upload, crate::applogs::UploadEntry, crate::applogs::Device, crate::applogs::Level,
+        crate::applogs::Accepted, crate::applogs::AppLog)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::access::{PermissionSet, Role};
+use crate::applogs::{AppLog, AppLogFilter, NewBatch};
 use crate::attendance::EventLocation;
 use crate::attendance::event::{EventFilter, Fix, InsertOutcome, NewEvent, StoredEvent};
 use crate::audit::{AuditEntry, AuditFilter};
@@ -270,6 +271,14 @@ pub trait PrivacyStore: Send + Sync {
     async fn expire_app_logs(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>>;
 }
 
+#[async_trait]
+pub trait AppLogStore: Send + Sync {
+    /// Stores a batch and all its entries in one transaction: all or nothing.
+    async fn insert_app_log_batch(&self, batch: &NewBatch) -> Result<()>;
+    /// Entries in id (arrival) order, joined with their batch's device, config and address.
+    async fn list_app_logs(&self, org_id: Uuid, filter: &AppLogFilter, page: PageRequest) -> Result<Page<AppLog>>;
+}
+
 /// Everything the server stores.
 #[async_trait]
 pub trait Repo:
@@ -281,6 +290,7 @@ pub trait Repo:
     + EventStore
     + PhotoRecordStore
     + PrivacyStore
+    + AppLogStore
     + Send
     + Sync
     + 'static

@@ -67,6 +67,13 @@ fn first_start_prints_a_random_admin_password_once_and_keeps_the_signing_key_pri
             password = Some(trimmed.to_owned());
         }
     }
+    // The signing key is generated after the bootstrap password is printed: wait for it
+    // rather than racing the server's start-up.
+    let key = dir.path().join("muster-data/jwt-secret");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !key.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(password.is_some(), "a 24-character password was printed");

@@ -4,10 +4,12 @@
 #[macro_use]
 mod common;
 
+mod applogs;
 mod attendance;
 mod auth;
 mod cli;
 mod geofences;
+mod log_hygiene;
 mod operations;
 mod ops;
 mod org;

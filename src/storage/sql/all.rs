@@ -12,3 +12,4 @@ include!("sites.rs");
 include!("events.rs");
 include!("photos.rs");
 include!("privacy.rs");
+include!("applogs.rs");

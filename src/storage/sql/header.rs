@@ -106,3 +106,16 @@ async fn insert_audit(conn: &mut DbConn, entries: &[AuditEntry]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Starts `q` with the CTE `team(id)`: `viewer` and everyone whose manager chain contains
+/// them, within `org_id` (the `team` scope). `UNION`, not `UNION ALL`, ends the walk even if
+/// a cycle ever slipped into the data.
+fn push_team_cte(q: &mut QueryBuilder<Db>, org_id: Uuid, viewer: Uuid) {
+    q.push("WITH RECURSIVE team(id) AS (SELECT id FROM users WHERE org_id = ")
+        .push_bind(org_id)
+        .push(" AND id = ")
+        .push_bind(viewer)
+        .push(" UNION SELECT u.id FROM users u JOIN team t ON u.manager_id = t.id WHERE u.org_id = ")
+        .push_bind(org_id)
+        .push(") ");
+}

@@ -316,13 +316,8 @@ impl UserStore for SqlRepo {
                     .push_bind(org_id);
             }
             UserScope::TeamOf(viewer) => {
-                q.push("WITH RECURSIVE team(id) AS (SELECT id FROM users WHERE org_id = ")
-                    .push_bind(org_id)
-                    .push(" AND id = ")
-                    .push_bind(viewer)
-                    .push(" UNION SELECT u.id FROM users u JOIN team t ON u.manager_id = t.id WHERE u.org_id = ")
-                    .push_bind(org_id)
-                    .push(format_args!(") SELECT {USER_COLUMNS} FROM users WHERE org_id = "))
+                push_team_cte(&mut q, org_id, viewer);
+                q.push(format_args!("SELECT {USER_COLUMNS} FROM users WHERE org_id = "))
                     .push_bind(org_id)
                     .push(" AND id IN (SELECT id FROM team)");
             }

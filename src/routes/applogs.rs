@@ -1,0 +1,154 @@
+//! `/v1/app-logs`: the app uploads its logs (JSON or protobuf); those with `applogs.read:*`
+//! read them, scoped, with PII only for `applogs.pii.read` and every disclosure of someone
+//! else's PII audited.
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::access::{Family, Permission, Scope};
+use crate::applogs::{self, Accepted, AppLog, AppLogFilter, Level, Limits, Origin, Upload};
+use crate::audit::Action;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{JsonOrProto, List, Query, Reply, page_request};
+use crate::proto::v1;
+use crate::state::AppState;
+use crate::storage::{Page, UserScope};
+
+#[utoipa::path(post, path = "/v1/app-logs", tag = "app-logs",
+    request_body(description = "A batch of entries from one device, as JSON or as the protobuf `muster.v1.AppLogBatch`.",
+        content((Upload = "application/json"), (Upload = "application/x-protobuf"))),
+    responses(
+        (status = 202, description = "stored; protobuf `muster.v1.AppLogAccepted` with `Accept: application/x-protobuf`",
+            content((Accepted = "application/json"), (Accepted = "application/x-protobuf"))),
+        (status = 400, description = "undecodable JSON or protobuf, including nesting beyond the parsers' own \
+            limits (128 JSON levels, roughly 30 in protobuf Structs), far past MUSTER_APPLOG_MAX_DEPTH",
+            body = crate::error::Problem),
+        (status = 401, body = crate::error::Problem),
+        (status = 403, description = "without applogs.write", body = crate::error::Problem),
+        (status = 413, description = "body over MUSTER_APPLOG_BODY_LIMIT_BYTES (1 MiB)", body = crate::error::Problem),
+        (status = 415, description = "neither application/json nor application/x-protobuf", body = crate::error::Problem),
+        (status = 422, description = "invalid input, each field named (`entries[3].message`); also more than \
+            MUSTER_APPLOG_MAX_ENTRIES (1,000) entries, named `entries`. Nothing of the batch is stored.",
+            body = crate::error::Problem),
+        (status = 429, description = "over MUSTER_APPLOG_BATCHES_PER_MINUTE for this user; see Retry-After",
+            body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[post("/v1/app-logs")]
+pub async fn upload(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonOrProto<Upload, v1::AppLogBatch>,
+) -> ApiResult<Reply<Accepted, v1::AppLogAccepted>> {
+    caller.require(Permission::ApplogsWrite)?;
+    // Before the body is read: a client over its rate costs the server nothing more.
+    state
+        .applog_uploads
+        .check(&caller.user_id)
+        .map_err(ApiError::rate_limited)?;
+    let upload = body.parse(state.settings.applog_body_limit_bytes).await?;
+    let origin = Origin {
+        org_id: caller.org_id,
+        user_id: caller.user_id,
+        ip: caller.ip.clone(),
+        received_at: Utc::now(),
+    };
+    let batch = applogs::new_batch(upload, origin, &Limits::from_settings(&state.settings))?;
+    state.repo.insert_app_log_batch(&batch).await?;
+    let accepted = u32::try_from(batch.entries.len()).unwrap_or(u32::MAX);
+    // Counts only: entry text is the client's data and never reaches the server log.
+    tracing::debug!(entries = accepted, "app-log batch stored");
+    Ok(Reply::new(StatusCode::ACCEPTED, Accepted { accepted }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only this user's entries. A user outside the caller's scope (or unknown, or of another
+    /// organisation) gives an empty list, like a user without logs: the answer never tells
+    /// whether someone exists.
+    user_id: Option<Uuid>,
+    /// Entry time (`ts`) from, inclusive.
+    from: Option<DateTime<FixedOffset>>,
+    /// Entry time (`ts`) to, exclusive.
+    to: Option<DateTime<FixedOffset>>,
+    /// Only entries of exactly this level.
+    #[param(value_type = Option<Level>)]
+    level: Option<Level>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// The entries `caller` may list, narrowed by the query; `None` when the query asks for
+/// someone outside a self-only scope, so that nothing can match.
+fn visible(caller: &Caller, scope: Scope, p: &ListParams) -> Option<AppLogFilter> {
+    let (scope, user_id) = match scope {
+        Scope::Org => (UserScope::Org, p.user_id),
+        Scope::Team => (UserScope::TeamOf(caller.user_id), p.user_id),
+        // App logs have no `direct` grant; were one added, it is read as the narrower `self`.
+        Scope::Direct | Scope::Myself => {
+            if p.user_id.is_some_and(|u| u != caller.user_id) {
+                return None;
+            }
+            (UserScope::Org, Some(caller.user_id))
+        }
+    };
+    Some(AppLogFilter {
+        scope,
+        user_id,
+        from: p.from.map(|t| t.with_timezone(&Utc)),
+        to: p.to.map(|t| t.with_timezone(&Utc)),
+        level: p.level,
+    })
+}
+
+#[utoipa::path(get, path = "/v1/app-logs", tag = "app-logs", params(ListParams),
+    responses(
+        (status = 200, description = "entries in arrival order; `ip`, `device.id` and `device.name` are null without \
+            applogs.pii.read. Protobuf `muster.v1.AppLogPage` with `Accept: application/x-protobuf`.",
+            content((List<AppLog> = "application/json"), (List<AppLog> = "application/x-protobuf"))),
+        (status = 401, body = crate::error::Problem),
+        (status = 403, description = "without applogs.read:self, :team or :org", body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[get("/v1/app-logs")]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Reply<List<AppLog>, v1::AppLogPage>> {
+    let scope = caller.scope(Family::AppLogs)?;
+    let page = page_request(p.limit, p.cursor.as_deref())?;
+    let Some(filter) = visible(&caller, scope, &p) else {
+        return Ok(Reply::ok(List::from_page(
+            Page {
+                items: Vec::new(),
+                next: None,
+            },
+            |a: AppLog| a,
+        )));
+    };
+    let Page { items, next } = state.repo.list_app_logs(caller.org_id, &filter, page).await?;
+    let (items, disclosed) = applogs::present(items, caller.user_id, caller.has(Permission::ApplogsPiiRead));
+    if !disclosed.is_empty() {
+        // Written before the answer leaves: no disclosure without its record.
+        let context = caller.audit();
+        let entries: Vec<_> = disclosed
+            .into_iter()
+            .map(|(subject, count)| {
+                let mut entry = context.entry(Action::AppLogPiiDisclosed, Some(subject), None);
+                entry.detail = serde_json::json!({ "entries": count });
+                entry
+            })
+            .collect();
+        state.repo.append_audit(&entries).await?;
+    }
+    Ok(Reply::ok(List::from_page(Page { items, next }, |a| a)))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(upload).service(list);
+}
