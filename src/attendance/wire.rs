@@ -110,3 +110,12 @@ impl From<BatchResult> for v1::BatchResult {
         }
     }
 }
+
+impl From<crate::http::List<EventView>> for v1::RecordedEventPage {
+    fn from(list: crate::http::List<EventView>) -> Self {
+        v1::RecordedEventPage {
+            items: list.items.into_iter().map(Into::into).collect(),
+            next_cursor: list.next_cursor,
+        }
+    }
+}

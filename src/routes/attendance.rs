@@ -3,7 +3,7 @@
 //! module parses, authorises and orchestrates.
 
 use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
+use actix_web::{FromRequest, HttpRequest, get, post, web};
 use futures_util::StreamExt;
 use prost::Message;
 use chrono::{DateTime, FixedOffset, Utc};
@@ -19,7 +19,7 @@ use crate::attendance::wire::{BatchItemResult, BatchResult};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code, FieldError};
 use crate::http::extract::{has_media_type, parse_json};
-use crate::http::{Json, List, Query, page_request, within_deadline};
+use crate::http::{JsonOrProto, List, Query, Reply, page_request, within_deadline};
 use crate::proto::{self, v1};
 use crate::state::AppState;
 use crate::uploads;
@@ -164,11 +164,13 @@ async fn present_one(state: &AppState, caller: &Caller, event: StoredEvent) -> A
 }
 
 #[utoipa::path(post, path = "/v1/attendance/events", tag = "attendance",
-    request_body(description = "A check-in or check-out. Identity comes from the token: `user_id`, `status` and the like are unknown fields (422). As `multipart/form-data`: an `event` part (JSON or protobuf), then a `photo` part (`image/jpeg`, `image/png`, `image/webp`).",
-        content((EventBody = "application/json"), ("multipart/form-data"))),
+    request_body(description = "A check-in or check-out, as JSON or as the protobuf `muster.v1.AttendanceEvent`. Identity comes from the token: `user_id`, `status` and the like are unknown fields (422). As `multipart/form-data`: an `event` part (JSON or protobuf), then a `photo` part (`image/jpeg`, `image/png`, `image/webp`).",
+        content((EventBody = "application/json"), (EventBody = "application/x-protobuf"), ("multipart/form-data"))),
     responses(
-        (status = 201, body = EventView, description = "recorded (rejected events too: see `status`)"),
-        (status = 200, body = EventView, description = "this `client_event_id` was already recorded with this body: the original answer"),
+        (status = 201, description = "recorded (rejected events too: see `status`); protobuf `muster.v1.RecordedEvent` with `Accept: application/x-protobuf`",
+            content((EventView = "application/json"), (EventView = "application/x-protobuf"))),
+        (status = 200, description = "this `client_event_id` was already recorded with this body: the original answer",
+            content((EventView = "application/json"), (EventView = "application/x-protobuf"))),
         (status = 400, body = crate::error::Problem, description = "malformed body"),
         (status = 403, body = crate::error::Problem),
         (status = 409, body = crate::error::Problem, description = "this `client_event_id` was used with another body"),
@@ -182,14 +184,14 @@ pub async fn record(
     state: web::Data<AppState>,
     caller: Caller,
     payload: web::Payload,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Reply<EventView, v1::RecordedEvent>> {
     caller.require(Permission::AttendanceRecord)?;
     let (recorded, status) = if has_media_type(&req, "multipart/form-data") {
         record_multipart(&req, &state, &caller, payload).await?
     } else {
-        let body = Json::<EventBody>::from_request(&req, &mut payload.into_inner())
+        let body = JsonOrProto::<EventBody, v1::AttendanceEvent>::from_request(&req, &mut payload.into_inner())
             .await?
-            .parse()
+            .parse(state.settings.json_body_limit_bytes)
             .await?;
         let recorder = Recorder::new(&state, &caller).await?;
         let input = body.validate(recorder.received_at())?;
@@ -202,7 +204,7 @@ pub async fn record(
         (recorded, status)
     };
     let view = present_one(&state, &caller, recorded.into_event()).await?;
-    Ok(HttpResponse::build(status).json(view))
+    Ok(Reply::new(status, view))
 }
 
 /// A failure that belongs to one batch item (the rest go on); anything else fails the batch.
@@ -221,10 +223,11 @@ fn item_error(e: ApiError) -> ApiResult<BatchItemResult> {
 }
 
 #[utoipa::path(post, path = "/v1/attendance/events:batch", tag = "attendance",
-    request_body(description = "A phone's offline queue, judged in `captured_at` order. More than `attendance_batch_max_events` (500) items is a 422 on `events`; a body over `attendance_batch_body_limit_bytes` is a 413.",
-        content((BatchBody = "application/json"))),
+    request_body(description = "A phone's offline queue (JSON, or the protobuf `muster.v1.AttendanceEventBatch`), judged in `captured_at` order. More than `attendance_batch_max_events` (500) items is a 422 on `events`; a body over `attendance_batch_body_limit_bytes` is a 413.",
+        content((BatchBody = "application/json"), (BatchBody = "application/x-protobuf"))),
     responses(
-        (status = 200, body = BatchResult, description = "one result per item, in the order sent; a bad item fails alone"),
+        (status = 200, description = "one result per item, in the order sent; a bad item fails alone. Protobuf `muster.v1.BatchResult` with `Accept: application/x-protobuf`",
+            content((BatchResult = "application/json"), (BatchResult = "application/x-protobuf"))),
         (status = 400, body = crate::error::Problem),
         (status = 403, body = crate::error::Problem),
         (status = 413, body = crate::error::Problem, description = "body over the byte limit"),
@@ -232,9 +235,13 @@ fn item_error(e: ApiError) -> ApiResult<BatchItemResult> {
         (status = 422, body = crate::error::Problem, description = "more items than the batch limit (field `events`), or not a batch")),
     security(("bearer" = [])))]
 #[post("/v1/attendance/events:batch")]
-pub async fn batch(state: web::Data<AppState>, caller: Caller, body: Json<BatchBody>) -> ApiResult<HttpResponse> {
+pub async fn batch(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonOrProto<BatchBody, v1::AttendanceEventBatch>,
+) -> ApiResult<Reply<BatchResult, v1::BatchResult>> {
     caller.require(Permission::AttendanceRecord)?;
-    let body = body.parse().await?;
+    let body = body.parse(state.settings.attendance_batch_body_limit_bytes).await?;
     let max = state.settings.attendance_batch_max_events;
     if body.events.len() > max {
         return Err(ApiError::field(
@@ -282,7 +289,7 @@ pub async fn batch(state: web::Data<AppState>, caller: Caller, body: Json<BatchB
         .into_iter()
         .map(|r| r.ok_or_else(|| ApiError::internal(anyhow::anyhow!("batch item without a result"))))
         .collect::<ApiResult<Vec<_>>>()?;
-    Ok(HttpResponse::Ok().json(BatchResult { results }))
+    Ok(Reply::ok(BatchResult { results }))
 }
 
 /// An RFC 3339 query time. A `+` offset arrives as a space when the client did not
@@ -297,13 +304,18 @@ fn query_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>,
 
 #[utoipa::path(get, path = "/v1/attendance/events", tag = "attendance", params(ListParams),
     responses(
-        (status = 200, body = List<EventView>, description = "events in `captured_at` order, scoped by `attendance.read:*`; locations and photos only where `attendance.location.read:*` / `attendance.photo.read:*` reach"),
+        (status = 200, description = "events in `captured_at` order, scoped by `attendance.read:*`; locations and photos only where `attendance.location.read:*` / `attendance.photo.read:*` reach. Protobuf `muster.v1.RecordedEventPage` with `Accept: application/x-protobuf`",
+            content((List<EventView> = "application/json"), (List<EventView> = "application/x-protobuf"))),
         (status = 403, body = crate::error::Problem, description = "no `attendance.read:*` permission"),
         (status = 404, body = crate::error::Problem, description = "`user_id` names a user the caller may not see"),
         (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[get("/v1/attendance/events")]
-pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<ListParams>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Reply<List<EventView>, v1::RecordedEventPage>> {
     let scope = caller.scope(Family::Attendance)?;
     let mut errors = Vec::new();
     let from = query_time("from", p.from.as_deref()).unwrap_or_else(|e| {
@@ -354,17 +366,22 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<Li
         items,
         next: events.next,
     };
-    Ok(HttpResponse::Ok().json(List::from_page(page, |v| v)))
+    Ok(Reply::ok(List::from_page(page, |v| v)))
 }
 
 #[utoipa::path(get, path = "/v1/attendance/events/{id}", tag = "attendance",
     responses(
-        (status = 200, body = EventView),
+        (status = 200, description = "protobuf `muster.v1.RecordedEvent` with `Accept: application/x-protobuf`",
+            content((EventView = "application/json"), (EventView = "application/x-protobuf"))),
         (status = 403, body = crate::error::Problem, description = "no `attendance.read:*` permission"),
         (status = 404, body = crate::error::Problem, description = "no such event, or not the caller's to see")),
     security(("bearer" = [])))]
 #[get("/v1/attendance/events/{id}")]
-pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> ApiResult<Reply<EventView, v1::RecordedEvent>> {
     caller.scope(Family::Attendance)?;
     let event = state
         .repo
@@ -379,7 +396,7 @@ pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>
     if !caller.sees(&state, Family::Attendance, &subject).await? {
         return Err(ApiError::not_found());
     }
-    Ok(HttpResponse::Ok().json(present_one(&state, &caller, event).await?))
+    Ok(Reply::ok(present_one(&state, &caller, event).await?))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

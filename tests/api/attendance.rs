@@ -32,6 +32,36 @@ fn event_at(point: (f64, f64), captured_at: DateTime<Utc>) -> Value {
     })
 }
 
+/// The protobuf form of a JSON check-in built by `event_at`.
+fn proto_event(json: &Value) -> muster::proto::v1::AttendanceEvent {
+    use muster::proto::v1;
+    let l = &json["location"];
+    let d = &json["device"];
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    v1::AttendanceEvent {
+        client_event_id: json["client_event_id"].as_str().unwrap().to_owned(),
+        kind: json["kind"].as_str().unwrap().to_owned(),
+        captured_at: json["captured_at"].as_str().unwrap().to_owned(),
+        location: Some(v1::Location {
+            lat: l["lat"].as_f64().unwrap(),
+            lon: l["lon"].as_f64().unwrap(),
+            accuracy_m: l["accuracy_m"].as_f64(),
+            altitude_m: l["altitude_m"].as_f64(),
+            provider: text(&l["provider"]),
+            is_mock: l["is_mock"].as_bool().unwrap_or(false),
+        }),
+        device: Some(v1::Device {
+            id: text(&d["id"]),
+            model: text(&d["model"]),
+            os: text(&d["os"]),
+            os_version: text(&d["os_version"]),
+            app_version: text(&d["app_version"]),
+        }),
+        photo_id: text(&json["photo_id"]),
+        note: text(&json["note"]),
+    }
+}
+
 struct World {
     admin: String,
     site_id: String,
@@ -646,6 +676,84 @@ backend_tests! {
         let seen = app.get(&format!("/v1/attendance/events/{id}"), &hr).await.expect(200);
         assert_eq!(seen["photo_url"], Value::Null);
         assert_eq!(seen["location_redacted"], true);
+    }
+
+    async fn protobuf_in_and_out_is_the_same_event_as_json(app: TestApp) {
+        use muster::proto::v1;
+        use prost::Message;
+        let w = world(&app).await;
+        let json_body = event_at(IN, ago(100));
+        let message = proto_event(&json_body);
+        let send = |path: &str, body: Vec<u8>, accept: &str| {
+            app.client.post(app.url(path)).bearer_auth(&w.employee)
+                .header("content-type", "application/x-protobuf").header("accept", accept).body(body).send()
+        };
+        let res = send("/v1/attendance/events", message.encode_to_vec(), "application/x-protobuf").await.unwrap();
+        assert_eq!(res.status().as_u16(), 201);
+        assert_eq!(res.headers()["content-type"], "application/x-protobuf");
+        let recorded = v1::RecordedEvent::decode(res.bytes().await.unwrap()).unwrap();
+        assert_eq!(recorded.user_id, w.employee_id);
+        assert_eq!(recorded.client_event_id, json_body["client_event_id"].as_str().unwrap());
+        assert_eq!(recorded.status, "accepted");
+        assert!(!recorded.location_redacted);
+        let decision = recorded.decision.clone().unwrap();
+        assert_eq!(decision.verdict, "inside");
+        assert_eq!(decision.geofence_id.as_deref(), Some(w.fence_id.as_str()));
+        assert_eq!(decision.distance_m, Some(0.0));
+        assert_eq!(recorded.location.clone().unwrap().lat, 12.97);
+        // The JSON form of the same event is the same request: the original answer.
+        let json_answer = app.post("/v1/attendance/events", &w.employee, json_body.clone()).await.expect(200);
+        assert_eq!(json_answer["id"], recorded.id.as_str());
+        assert_eq!(json_answer["received_at"].as_str().unwrap(), recorded.received_at);
+        assert_eq!(json_answer["captured_at"].as_str().unwrap(), recorded.captured_at);
+        // Protobuf in, JSON out (no Accept), and a reused id with another body is 409 here too.
+        let replay = send("/v1/attendance/events", message.encode_to_vec(), "application/json").await.unwrap();
+        assert_eq!(TestApp::answer(replay).await.expect(200), json_answer);
+        let mut changed = message.clone();
+        changed.kind = "check_out".into();
+        let res = send("/v1/attendance/events", changed.encode_to_vec(), "application/x-protobuf").await.unwrap();
+        TestApp::answer(res).await.problem(409, "conflict");
+        // Undecodable bytes are 400; a decodable message with bad fields names them.
+        let res = send("/v1/attendance/events", vec![0xff, 0xff, 0xff], "application/x-protobuf").await.unwrap();
+        TestApp::answer(res).await.problem(400, "malformed_request");
+        let mut bad = proto_event(&event_at(IN, ago(50)));
+        bad.kind = "nap".into();
+        bad.location.as_mut().unwrap().lat = f64::NAN;
+        let res = send("/v1/attendance/events", bad.encode_to_vec(), "application/x-protobuf").await.unwrap();
+        assert_eq!(fields(&TestApp::answer(res).await.problem(422, "validation_failed")), ["kind"]);
+        let mut bad = proto_event(&event_at(IN, ago(50)));
+        bad.location.as_mut().unwrap().lat = f64::NAN;
+        bad.location.as_mut().unwrap().accuracy_m = Some(f64::INFINITY);
+        let res = send("/v1/attendance/events", bad.encode_to_vec(), "application/x-protobuf").await.unwrap();
+        assert_eq!(fields(&TestApp::answer(res).await.problem(422, "validation_failed")), ["location.lat", "location.accuracy_m"]);
+        let mut bad = proto_event(&event_at(IN, ago(50)));
+        bad.location = None;
+        let res = send("/v1/attendance/events", bad.encode_to_vec(), "application/x-protobuf").await.unwrap();
+        assert_eq!(fields(&TestApp::answer(res).await.problem(422, "validation_failed")), ["location"]);
+        // A batch in protobuf: results in protobuf, a bad item failing alone.
+        let good = proto_event(&event_at(IN, ago(40)));
+        let mut odd = proto_event(&event_at(IN, ago(30)));
+        odd.captured_at = "9999-01-01T00:00:00Z".into();
+        let batch = v1::AttendanceEventBatch { events: vec![good.clone(), odd, message.clone()] };
+        let res = send("/v1/attendance/events:batch", batch.encode_to_vec(), "application/x-protobuf").await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let results = v1::BatchResult::decode(res.bytes().await.unwrap()).unwrap().results;
+        let codes: Vec<u32> = results.iter().map(|r| r.status_code).collect();
+        assert_eq!(codes, [201, 422, 200]);
+        assert_eq!(results[0].event.as_ref().unwrap().client_event_id, good.client_event_id);
+        let problem = results[1].error.as_ref().unwrap();
+        assert_eq!(problem.code, "validation_failed");
+        assert_eq!(problem.errors[0].field, "captured_at");
+        assert_eq!(results[2].event.as_ref().unwrap().id, recorded.id);
+        // Reads in protobuf too.
+        let get = |path: String| app.client.get(app.url(&path)).bearer_auth(&w.employee).header("accept", "application/x-protobuf").send();
+        let res = get(format!("/v1/attendance/events/{}", recorded.id)).await.unwrap();
+        assert_eq!(v1::RecordedEvent::decode(res.bytes().await.unwrap()).unwrap(), recorded);
+        let res = get("/v1/attendance/events?limit=1".into()).await.unwrap();
+        let page = v1::RecordedEventPage::decode(res.bytes().await.unwrap()).unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert!(page.next_cursor.is_some());
+        assert_eq!(events(&app, &w.employee, "").await.len(), 2);
     }
 
     async fn simulate_reports_which_recorded_events_a_shrunken_fence_would_change(app: TestApp) {

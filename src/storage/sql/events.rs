@@ -220,28 +220,14 @@ impl EventStore for SqlRepo {
     async fn list_events(&self, org_id: Uuid, filter: &EventFilter, page: PageRequest) -> Result<Page<StoredEvent>> {
         let mut q = QueryBuilder::<Db>::new("");
         if let EventScope::TeamOf(viewer) = filter.scope {
-            q.push(
-                "WITH RECURSIVE team(id) AS (
-                     SELECT id FROM users WHERE org_id = ",
-            )
-            .push_bind(org_id)
-            .push(" AND manager_id = ")
-            .push_bind(viewer)
-            .push(
-                " UNION
-                     SELECT u.id FROM users u JOIN team t ON u.manager_id = t.id WHERE u.org_id = ",
-            )
-            .push_bind(org_id)
-            .push(") ");
+            push_team_cte(&mut q, org_id, viewer);
         }
         q.push(format_args!("SELECT {EVENT_COLUMNS} FROM attendance_events WHERE org_id = "))
             .push_bind(org_id);
         match filter.scope {
             EventScope::Org => {}
-            EventScope::TeamOf(viewer) => {
-                q.push(" AND (user_id = ")
-                    .push_bind(viewer)
-                    .push(" OR user_id IN (SELECT id FROM team))");
+            EventScope::TeamOf(_) => {
+                q.push(" AND user_id IN (SELECT id FROM team)");
             }
             EventScope::User(user_id) => {
                 q.push(" AND user_id = ").push_bind(user_id);
