@@ -91,9 +91,14 @@ pub fn verdict_name(v: Verdict) -> &'static str {
 }
 
 pub fn parse_verdict(s: &str) -> Option<Verdict> {
-    [Verdict::Inside, Verdict::Outside, Verdict::Uncertain, Verdict::NoGeofence]
-        .into_iter()
-        .find(|v| verdict_name(*v) == s)
+    [
+        Verdict::Inside,
+        Verdict::Outside,
+        Verdict::Uncertain,
+        Verdict::NoGeofence,
+    ]
+    .into_iter()
+    .find(|v| verdict_name(*v) == s)
 }
 
 /// A reported location, validated.
@@ -210,7 +215,12 @@ mod tests {
         for p in [Provider::Gps, Provider::Network, Provider::Fused] {
             assert_eq!(Provider::parse(p.as_str()), Some(p));
         }
-        for v in [Verdict::Inside, Verdict::Outside, Verdict::Uncertain, Verdict::NoGeofence] {
+        for v in [
+            Verdict::Inside,
+            Verdict::Outside,
+            Verdict::Uncertain,
+            Verdict::NoGeofence,
+        ] {
             assert_eq!(parse_verdict(verdict_name(v)), Some(v));
             assert_eq!(serde_json::to_value(v).unwrap(), verdict_name(v));
         }

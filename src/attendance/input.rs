@@ -137,7 +137,10 @@ impl TryFrom<v1::AttendanceEvent> for EventBody {
                 })
             }
         };
-        let photo_id = m.photo_id.as_deref().and_then(|p| uuid_field(&mut errors, "photo_id", p));
+        let photo_id = m
+            .photo_id
+            .as_deref()
+            .and_then(|p| uuid_field(&mut errors, "photo_id", p));
         let device = m.device.map(|d| Device {
             id: d.id,
             model: d.model,
@@ -210,7 +213,9 @@ impl EventBody {
                 "must be a finite, non-negative number of metres",
             ));
         }
-        if l.altitude_m.is_some_and(|a| !a.is_finite() || a.abs() > MAX_ABS_ALTITUDE_M) {
+        if l.altitude_m
+            .is_some_and(|a| !a.is_finite() || a.abs() > MAX_ABS_ALTITUDE_M)
+        {
             errors.push(FieldError::new(
                 "location.altitude_m",
                 format!("must be a finite number of metres within ±{MAX_ABS_ALTITUDE_M}"),
@@ -294,7 +299,9 @@ impl EventInput {
             l.altitude_m.map(|a| canonical_f64(a, 6)),
             l.provider.map(Provider::as_str),
             l.is_mock,
-            self.device.as_ref().map(|d| [&d.id, &d.model, &d.os, &d.os_version, &d.app_version]),
+            self.device
+                .as_ref()
+                .map(|d| [&d.id, &d.model, &d.os, &d.os_version, &d.app_version]),
             photo,
             self.note,
         ]);
@@ -394,11 +401,11 @@ mod tests {
         let a = from_json(json_body()).unwrap();
         let b = EventBody::try_from(proto_body()).unwrap().validate(now()).unwrap();
         assert_eq!(a, b);
+        assert_eq!(a.request_sha256(PhotoSource::None), b.request_sha256(PhotoSource::None));
         assert_eq!(
-            a.request_sha256(PhotoSource::None),
-            b.request_sha256(PhotoSource::None)
+            a.captured_at,
+            Utc.with_ymd_and_hms(2026, 11, 21, 3, 32, 11).unwrap() + TimeDelta::milliseconds(500)
         );
-        assert_eq!(a.captured_at, Utc.with_ymd_and_hms(2026, 11, 21, 3, 32, 11).unwrap() + TimeDelta::milliseconds(500));
     }
 
     #[test]
@@ -415,7 +422,11 @@ mod tests {
         for (pointer, value) in changes {
             let mut body = json_body();
             *body.pointer_mut(pointer).unwrap() = value;
-            assert_ne!(from_json(body).unwrap().request_sha256(PhotoSource::None), base, "{pointer}");
+            assert_ne!(
+                from_json(body).unwrap().request_sha256(PhotoSource::None),
+                base,
+                "{pointer}"
+            );
         }
         let input = from_json(json_body()).unwrap();
         assert_ne!(input.request_sha256(PhotoSource::Part), base);
@@ -440,7 +451,11 @@ mod tests {
             ("/location/lat", serde_json::json!("NaN"), "location.lat"),
             ("/location/accuracy_m", serde_json::json!("inf"), "location.accuracy_m"),
             ("/location/altitude_m", serde_json::json!(1e9), "location.altitude_m"),
-            ("/location/provider", serde_json::json!("satellite"), "location.provider"),
+            (
+                "/location/provider",
+                serde_json::json!("satellite"),
+                "location.provider",
+            ),
             ("/kind", serde_json::json!("lunch"), "kind"),
             ("/client_event_id", serde_json::json!("nope"), "client_event_id"),
             ("/captured_at", serde_json::json!("yesterday"), "captured_at"),

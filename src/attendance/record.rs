@@ -63,10 +63,7 @@ pub struct Recorder<'a> {
 }
 
 fn conflict() -> ApiError {
-    ApiError::conflict(
-        "client_event_id",
-        "was already used for an event with a different body",
-    )
+    ApiError::conflict("client_event_id", "was already used for an event with a different body")
 }
 
 impl<'a> Recorder<'a> {

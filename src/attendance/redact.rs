@@ -183,7 +183,13 @@ mod tests {
     #[test]
     fn hidden_location_hides_distance_and_photo() {
         let e = event();
-        let v = view(e.clone(), Visibility { location: false, photo: true });
+        let v = view(
+            e.clone(),
+            Visibility {
+                location: false,
+                photo: true,
+            },
+        );
         assert_eq!(v.location, None);
         assert!(v.location_redacted);
         assert_eq!(v.decision.distance_m, None);
@@ -195,12 +201,24 @@ mod tests {
     #[test]
     fn full_visibility_shows_everything() {
         let e = event();
-        let v = view(e.clone(), Visibility { location: true, photo: true });
+        let v = view(
+            e.clone(),
+            Visibility {
+                location: true,
+                photo: true,
+            },
+        );
         assert_eq!(v.location, e.location);
         assert!(!v.location_redacted);
         assert_eq!(v.decision.distance_m, Some(42.0));
         assert_eq!(v.photo_url, Some(photo_path(e.id)));
-        let v = view(e, Visibility { location: true, photo: false });
+        let v = view(
+            e,
+            Visibility {
+                location: true,
+                photo: false,
+            },
+        );
         assert_eq!(v.photo_url, None);
         assert!(v.location.is_some());
     }
@@ -210,7 +228,13 @@ mod tests {
         let mut e = event();
         e.location = None;
         e.photo_id = None;
-        let v = view(e, Visibility { location: true, photo: true });
+        let v = view(
+            e,
+            Visibility {
+                location: true,
+                photo: true,
+            },
+        );
         assert_eq!(v.location, None);
         assert!(!v.location_redacted);
         assert_eq!(v.photo_url, None);

@@ -159,12 +159,25 @@ mod tests {
     fn clock_skew_edges() {
         let p = Policy::default(); // 300 s, 72 h
         let s = TimeDelta::seconds;
-        assert!(clock_reasons(now() + s(300), now(), true, &p).is_empty(), "exactly the limit ahead");
+        assert!(
+            clock_reasons(now() + s(300), now(), true, &p).is_empty(),
+            "exactly the limit ahead"
+        );
         assert_eq!(clock_reasons(now() + s(301), now(), true, &p), [Reason::ClockSkew]);
-        assert_eq!(clock_reasons(now() + s(301), now(), false, &p), [Reason::ClockSkew], "ahead is skew offline too");
-        assert!(clock_reasons(now() - s(300), now(), true, &p).is_empty(), "exactly the limit behind");
+        assert_eq!(
+            clock_reasons(now() + s(301), now(), false, &p),
+            [Reason::ClockSkew],
+            "ahead is skew offline too"
+        );
+        assert!(
+            clock_reasons(now() - s(300), now(), true, &p).is_empty(),
+            "exactly the limit behind"
+        );
         assert_eq!(clock_reasons(now() - s(301), now(), true, &p), [Reason::ClockSkew]);
-        assert!(clock_reasons(now() - s(301), now(), false, &p).is_empty(), "a batch item may be old");
+        assert!(
+            clock_reasons(now() - s(301), now(), false, &p).is_empty(),
+            "a batch item may be old"
+        );
         assert!(clock_reasons(now() - TimeDelta::hours(72), now(), false, &p).is_empty());
         assert_eq!(
             clock_reasons(now() - TimeDelta::hours(72) - s(1), now(), false, &p),
@@ -208,7 +221,10 @@ mod tests {
         // At the same instant, any distance beyond accuracy is infinitely fast; none is fine.
         let elsewhere = fix(12.9816, 77.5946, 10.0, t0);
         assert_eq!(speed_kmh(&blr, &elsewhere), f64::INFINITY);
-        assert_eq!(travel_reason(Some(&blr), &elsewhere, &p), Some(Reason::ImpossibleTravel));
+        assert_eq!(
+            travel_reason(Some(&blr), &elsewhere, &p),
+            Some(Reason::ImpossibleTravel)
+        );
         assert_eq!(travel_reason(Some(&blr), &blr, &p), None);
         assert_eq!(travel_reason(None, &bom, &p), None);
     }
@@ -234,8 +250,15 @@ mod tests {
         assert_eq!(status(Enforce, Inside, none), Status::Accepted);
         assert_eq!(status(Enforce, Inside, some), Status::Rejected);
         assert_eq!(status(Enforce, Outside, &[Reason::OutsideGeofence]), Status::Rejected);
-        assert_eq!(status(Enforce, NoGeofence, &[Reason::NoGeofenceAssigned]), Status::Rejected);
-        assert_eq!(status(Enforce, Uncertain, none), Status::Rejected, "anything but inside");
+        assert_eq!(
+            status(Enforce, NoGeofence, &[Reason::NoGeofenceAssigned]),
+            Status::Rejected
+        );
+        assert_eq!(
+            status(Enforce, Uncertain, none),
+            Status::Rejected,
+            "anything but inside"
+        );
         assert_eq!(status(Flag, Inside, none), Status::Accepted);
         assert_eq!(status(Flag, Outside, &[Reason::OutsideGeofence]), Status::Flagged);
         assert_eq!(status(Flag, Inside, some), Status::Flagged);

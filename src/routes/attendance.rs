@@ -4,9 +4,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, get, post, web};
+use chrono::{DateTime, FixedOffset, Utc};
 use futures_util::StreamExt;
 use prost::Message;
-use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -135,7 +135,10 @@ async fn record_multipart(
             }
             Some("photo") if photo.is_none() => {
                 if event.is_none() {
-                    return Err(ApiError::field("event", "the event part must come before the photo part"));
+                    return Err(ApiError::field(
+                        "event",
+                        "the event part must come before the photo part",
+                    ));
                 }
                 photo = Some(uploads::ingest_part(state, caller, field).await?);
             }
@@ -275,9 +278,13 @@ pub async fn batch(
         .iter()
         .map(|(i, r)| (*i, if r.created() { 201 } else { 200 }))
         .collect();
-    let views = present(&state, &caller, recorded.into_iter().map(|(_, r)| r.into_event()).collect())
-        .await?
-        .views;
+    let views = present(
+        &state,
+        &caller,
+        recorded.into_iter().map(|(_, r)| r.into_event()).collect(),
+    )
+    .await?
+    .views;
     for ((i, status_code), view) in codes.into_iter().zip(views) {
         results[i] = Some(BatchItemResult {
             status_code,

@@ -234,8 +234,12 @@ pub trait EventStore: Send + Sync {
     /// row and every loser gets the winner's event.
     async fn insert_event(&self, event: &NewEvent) -> Result<InsertOutcome>;
     async fn get_event(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<StoredEvent>>;
-    async fn event_by_client_id(&self, org_id: Uuid, user_id: Uuid, client_event_id: Uuid)
-    -> Result<Option<StoredEvent>>;
+    async fn event_by_client_id(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        client_event_id: Uuid,
+    ) -> Result<Option<StoredEvent>>;
     /// The user's latest located event captured at or before `at` (the last recorded among
     /// equals): the "previous event" of the travel-speed rule.
     async fn previous_fix(&self, org_id: Uuid, user_id: Uuid, at: DateTime<Utc>) -> Result<Option<Fix>>;

@@ -160,7 +160,9 @@ impl EventStore for SqlRepo {
                 return Ok(
                     match fetch_event_by_client_id(&mut conn, new.org_id, e.user_id, e.client_event_id).await? {
                         Some(existing) => InsertOutcome::Existing(existing),
-                        None if unique_violation(&err).is_some_and(|c| c.contains("photo")) => InsertOutcome::PhotoTaken,
+                        None if unique_violation(&err).is_some_and(|c| c.contains("photo")) => {
+                            InsertOutcome::PhotoTaken
+                        }
                         None => return Err(err.into()),
                     },
                 );
@@ -222,8 +224,10 @@ impl EventStore for SqlRepo {
         if let EventScope::TeamOf(viewer) = filter.scope {
             push_team_cte(&mut q, org_id, viewer);
         }
-        q.push(format_args!("SELECT {EVENT_COLUMNS} FROM attendance_events WHERE org_id = "))
-            .push_bind(org_id);
+        q.push(format_args!(
+            "SELECT {EVENT_COLUMNS} FROM attendance_events WHERE org_id = "
+        ))
+        .push_bind(org_id);
         match filter.scope {
             EventScope::Org => {}
             EventScope::TeamOf(_) => {
