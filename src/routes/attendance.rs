@@ -83,7 +83,8 @@ async fn read_part(field: &mut actix_multipart::Field, limit: u64) -> ApiResult<
     Ok(bytes.freeze())
 }
 
-/// The `event` part of a multipart check-in: JSON (also when untyped) or protobuf.
+/// The `event` part of a multipart check-in: JSON (also when untyped or `text/plain`, as
+/// form tools send text fields) or protobuf.
 fn decode_event_part(content_type: Option<&str>, bytes: &[u8]) -> ApiResult<EventBody> {
     let essence = content_type
         .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
