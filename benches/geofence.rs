@@ -8,7 +8,8 @@
 //! * Parsing a 10,000-position geometry and building the 10,000-fence index, for scale.
 //!
 //! Each iteration judges the next of 1,024 pre-generated points, so caches and branch
-//! predictors see a realistic mix rather than one point again and again. Numbers are in
+//! predictors see a realistic mix rather than one point again and again; the `hot8`
+//! variants cycle through 8 points to show the cost without cache misses. Numbers are in
 //! docs/PERFORMANCE.md, section "Geofence decision".
 
 use std::hint::black_box;
@@ -202,6 +203,18 @@ fn bench(c: &mut Criterion) {
                 })
             });
         }
+    }
+    // The same eight points over and over: the org's data for them stays in cache, so this
+    // is the arithmetic of a decision without the memory latency of a cold one.
+    for (name, queries) in [("inside", &inside), ("outside", &outside)] {
+        let mut i = 0;
+        group.bench_function(format!("all_sites/{name}/strict/hot8"), |b| {
+            b.iter(|| {
+                i = (i + 1) & 7;
+                let (p, _) = &queries[i];
+                black_box(org.index.decide(*p, 20.0, AccuracyRule::Strict, None))
+            })
+        });
     }
     group.finish();
 

@@ -4,7 +4,7 @@
 //! The photo bytes and their safety are `crate::photos`'; this module ties them to users:
 //! a photo belongs to its uploader, only they can attach it to an event, once.
 
-use actix_web::web;
+use actix_web::{HttpRequest, web};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::http::within_deadline;
 use crate::photos::{
     CleanPhoto, FinalizeError, IngestError, IngestLimits, PendingPhoto, PhotoKey, finalize_upload, ingest, read_limited,
 };
@@ -100,13 +101,13 @@ fn record(id: Uuid, caller: &Caller, key: &PhotoKey, photo: &CleanPhoto) -> Phot
 
 /// Reads an upload stream within the size limit, makes it safe, stores it and records it.
 /// The stored object is removed again if recording fails (the `PendingPhoto` guard).
-pub async fn ingest_stream<S, E>(state: &AppState, caller: &Caller, stream: S) -> ApiResult<PhotoRef>
+pub async fn ingest_stream<S, E>(req: &HttpRequest, state: &AppState, caller: &Caller, stream: S) -> ApiResult<PhotoRef>
 where
     S: Stream<Item = Result<web::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
     let limits = limits(state);
-    let raw = read_limited(stream, limits.max_bytes).await?;
+    let raw = within_deadline(req, read_limited(stream, limits.max_bytes)).await??;
     let task_limits = limits.clone();
     let clean = web::block(move || ingest(&raw, &task_limits))
         .await
@@ -119,8 +120,13 @@ where
 }
 
 /// The `photo` part of a multipart check-in.
-pub async fn ingest_part(state: &AppState, caller: &Caller, field: actix_multipart::Field) -> ApiResult<PhotoRef> {
-    ingest_stream(state, caller, field.map(|chunk| chunk.map_err(|e| e.to_string()))).await
+pub async fn ingest_part(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    field: actix_multipart::Field,
+) -> ApiResult<PhotoRef> {
+    ingest_stream(req, state, caller, field.map(|chunk| chunk.map_err(|e| e.to_string()))).await
 }
 
 /// A photo the caller uploaded, ready to attach to one of their events: vets a presigned

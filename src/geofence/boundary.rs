@@ -6,7 +6,7 @@
 //! a parallel is nothing like one), so the distance to the arcs is the distance to the
 //! drawn boundary, on the sphere, to within a centimetre.
 //!
-//! Distance from a point to an arc costs three dot products and one square root, with
+//! Distance from a point to an arc costs a few cross and dot products and a square root, with
 //! nothing precomputed per query: no projection, so nothing to break near the poles or
 //! at ±180. Arcs are grouped in chunks of consecutive arcs with a bounding box each; a
 //! large boundary also gets an R-tree over its chunks, so a query touches a few chunks.

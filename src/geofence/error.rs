@@ -2,24 +2,9 @@
 //! the client wrote (`geometry.coordinates[0][3]`), so the HTTP layer can put them
 //! straight into the problem document's `errors[]`.
 
-use serde::Serialize;
-
-/// One broken rule of one input field. `field` is a path into the request body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+/// One broken rule of one input field (the crate's one definition, shared with the API's
+/// problem documents).
+pub use crate::error::FieldError;
 
 /// The module's error enum, for callers that want one `?`-able type; the API layer maps
 /// both variants to 422 `validation_failed` with `errors` as the problem's `errors[]`.

@@ -1,16 +1,18 @@
 //! The per-organisation fence index: everything a decision needs, prepared once when the
 //! org's active fences are loaded, so a check-in costs about a microsecond.
 //!
-//! * An R-tree over every fence's box in unit-sphere space (no seam, no pole problem): the
-//!   fences whose box holds the point are the only containment candidates, and the box
-//!   distance is a lower bound for the nearest-fence search. Each site has its own small
-//!   tree (or list), so a site filter never walks other sites' fences.
+//! * A packed R-tree (`bvh`) over every fence's box in unit-sphere space (no seam, no pole
+//!   problem): the fences whose box holds the point are the only containment candidates,
+//!   and the box distance is a lower bound for the nearest-fence search. Each site has its
+//!   own small tree (or list), so a site filter never walks other sites' fences.
 //! * Per polygon: a banded point-in-polygon structure per part (`planar`) and the boundary
-//!   as great-circle arcs in chunks, with its own R-tree when large (`boundary`).
-//! * The nearest boundary is found by one best-first search over R-tree nodes, fences,
-//!   chunk-tree nodes and chunks together, ordered by lower bounds; it stops as soon as no
-//!   bound beats the best exact distance, so it reads a handful of chunks of a handful of
-//!   fences whatever the org's size.
+//!   as great-circle arcs in chunks, with its own tree when large (`boundary`).
+//! * All fences' geometry lives in a few flat arrays (`PlanarStore`, `SphereStore`), not in
+//!   per-fence allocations: a decision over a big org is bound by cache misses (about
+//!   200 ns each on the 2-core machine), so it follows offsets into compact data.
+//! * A point inside a fence costs one walk down the tree; a point outside costs a
+//!   branch-and-bound search seeded with the nearest box met on that walk, which reads a
+//!   handful of chunks of a handful of fences whatever the org's size.
 
 use std::collections::HashMap;
 
@@ -20,7 +22,7 @@ use super::antimeridian::frame_longitudes;
 use super::boundary::{Boundary, SphereStore};
 use super::bvh::{Bvh, SmallBox};
 use super::decision::FenceRef;
-use super::metric::{Box3, EARTH_RADIUS_M, LatLon, V3, box_dist2, box_union, cap_box, chord2, lon_lat_rect_box};
+use super::metric::{Box3, EARTH_RADIUS_M, LatLon, V3, box_union, cap_box, chord2, lon_lat_rect_box};
 use super::planar::{Location, Part, PlanarStore};
 use super::shape::{FenceShape, Geometry};
 

@@ -264,8 +264,8 @@ pub(crate) fn cap_box(center: V3, angle: f64) -> Box3 {
 }
 
 /// Squared distance from a point to a box (0 inside): a lower bound of the squared chord
-/// to anything inside the box.
-#[inline]
+/// to anything inside the box. (The index uses the `f32` twin, `bvh::SmallBox::dist2`.)
+#[cfg(test)]
 pub(crate) fn box_dist2(b: &Box3, p: V3) -> f64 {
     let mut d = 0.0;
     for axis in 0..3 {

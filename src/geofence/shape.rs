@@ -49,7 +49,10 @@ pub enum ShapeKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FenceShape {
     pub(crate) geometry: Geometry,
-    geojson: Value,
+    /// Altitudes as written, in ring order, when any position had one: kept only to echo
+    /// the input (a `serde_json::Value` copy of it would cost ~100 bytes per position in
+    /// every replica's index).
+    altitudes: Option<Vec<Option<f64>>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -132,7 +135,36 @@ impl FenceShape {
 
     /// The geometry as the client wrote it (numbers normalised to JSON floats).
     pub fn to_geojson(&self) -> Value {
-        self.geojson.clone()
+        match &self.geometry {
+            Geometry::Circle { center, radius_m } => json!({
+                "type": "Circle",
+                "center": [center.lon(), center.lat()],
+                "radius_m": radius_m,
+            }),
+            Geometry::Polygons { parts, multi } => {
+                let mut altitudes = self.altitudes.iter().flatten();
+                let mut position = |c: &Coord<f64>| match altitudes.next().copied().flatten() {
+                    Some(z) => json!([c.x, c.y, z]),
+                    None => json!([c.x, c.y]),
+                };
+                let polygons: Vec<Value> = parts
+                    .iter()
+                    .map(|p| {
+                        Value::Array(
+                            std::iter::once(p.exterior())
+                                .chain(p.interiors())
+                                .map(|ring| Value::Array(ring.0.iter().map(&mut position).collect()))
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                if *multi {
+                    json!({"type": "MultiPolygon", "coordinates": polygons})
+                } else {
+                    json!({"type": "Polygon", "coordinates": polygons.into_iter().next()})
+                }
+            }
+        }
     }
 
     /// Longitude/latitude box (x = lon, y = lat) in the shape's own longitude frame: it may
@@ -470,12 +502,8 @@ fn parse_circle(object: &Map<String, Value>, limits: &GeometryLimits, errors: &m
     };
     let (center, radius_m) = (center?, radius?);
     Some(FenceShape {
-        geojson: json!({
-            "type": "Circle",
-            "center": [center.lon(), center.lat()],
-            "radius_m": radius_m,
-        }),
         geometry: Geometry::Circle { center, radius_m },
+        altitudes: None,
     })
 }
 
@@ -583,31 +611,8 @@ fn parse_polygonal(
         return None;
     }
 
-    let echo: Vec<Value> = parts
-        .iter()
-        .map(|rings| {
-            Value::Array(
-                rings
-                    .iter()
-                    .map(|ring| {
-                        Value::Array(
-                            ring.iter()
-                                .map(|(c, alt)| match alt {
-                                    Some(z) => json!([c.x, c.y, z]),
-                                    None => json!([c.x, c.y]),
-                                })
-                                .collect(),
-                        )
-                    })
-                    .collect(),
-            )
-        })
-        .collect();
-    let geojson = if multi {
-        json!({"type": "MultiPolygon", "coordinates": echo})
-    } else {
-        json!({"type": "Polygon", "coordinates": echo.into_iter().next()})
-    };
+    let altitudes: Vec<Option<f64>> = parts.iter().flatten().flatten().map(|(_, z)| *z).collect();
+    let altitudes = altitudes.iter().any(Option::is_some).then_some(altitudes);
     let polygons = rings_of
         .into_iter()
         .map(|mut rings| {
@@ -617,7 +622,7 @@ fn parse_polygonal(
         .collect();
     Some(FenceShape {
         geometry: Geometry::Polygons { parts: polygons, multi },
-        geojson,
+        altitudes,
     })
 }
 

@@ -89,7 +89,7 @@ pub struct ImportParams {
     site_id: Uuid,
 }
 
-fn field_errors(prefix: &str, errors: Vec<crate::geofence::FieldError>) -> Vec<FieldError> {
+fn field_errors(prefix: &str, errors: Vec<FieldError>) -> Vec<FieldError> {
     errors
         .into_iter()
         .map(|e| FieldError::new(format!("{prefix}{}", e.field), e.message))

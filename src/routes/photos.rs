@@ -62,13 +62,13 @@ pub async fn upload(
         while let Some(field) = form.next().await {
             let field = field.map_err(|e| ApiError::malformed(format!("the multipart body is malformed: {e}")))?;
             if field.name() == Some("photo") && photo.is_none() {
-                photo = Some(uploads::ingest_part(&state, &caller, field).await?);
+                photo = Some(uploads::ingest_part(&req, &state, &caller, field).await?);
             }
             // Other parts are not read: nothing but the photo is kept.
         }
         photo.ok_or_else(|| ApiError::field("photo", "the form has no `photo` part"))?
     } else if IMAGE_TYPES.iter().any(|t| has_media_type(&req, t)) || has_media_type(&req, "application/octet-stream") {
-        uploads::ingest_stream(&state, &caller, payload).await?
+        uploads::ingest_stream(&req, &state, &caller, payload).await?
     } else {
         return Err(ApiError::unsupported_media_type(
             "send image/jpeg, image/png, image/webp or multipart/form-data",
