@@ -141,7 +141,7 @@ async fn record_multipart(
                         "the event part must come before the photo part",
                     ));
                 }
-                photo = Some(uploads::ingest_part(state, caller, field).await?);
+                photo = Some(uploads::ingest_part(req, state, caller, field).await?);
             }
             // Other parts are not read: nothing but the event and its photo is kept.
             _ => {}
