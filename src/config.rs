@@ -94,6 +94,8 @@ pub struct Settings {
     pub geofence_import_max_features: usize,
     pub geofence_cache_max_age_s: u64,
     pub simulate_max_events: u32,
+    pub attendance_batch_max_events: usize,
+    pub attendance_batch_body_limit_bytes: u64,
     pub photo_max_bytes: u64,
     pub photo_max_pixels: u64,
     pub photo_max_dimension: u32,
@@ -157,6 +159,8 @@ impl Default for Settings {
             geofence_import_max_features: 1_000,
             geofence_cache_max_age_s: 300,
             simulate_max_events: 100_000,
+            attendance_batch_max_events: 500,
+            attendance_batch_body_limit_bytes: 4 * 1024 * 1024,
             photo_max_bytes: 5 * 1024 * 1024,
             photo_max_pixels: 40_000_000,
             photo_max_dimension: 12_000,
@@ -362,6 +366,14 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "MUSTER_SIMULATE_MAX_EVENTS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub simulate_max_events: Option<u32>,
+    /// Most events one check-in batch may carry; more is a 422 [default: 500].
+    #[arg(long, global = true, env = "MUSTER_ATTENDANCE_BATCH_MAX_EVENTS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attendance_batch_max_events: Option<usize>,
+    /// Largest check-in batch body in bytes (413 beyond) [default: 4194304].
+    #[arg(long, global = true, env = "MUSTER_ATTENDANCE_BATCH_BODY_LIMIT_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attendance_batch_body_limit_bytes: Option<u64>,
     /// Largest photo upload in bytes [default: 5242880].
     #[arg(long, global = true, env = "MUSTER_PHOTO_MAX_BYTES")]
     #[serde(skip_serializing_if = "Option::is_none")]

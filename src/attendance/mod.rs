@@ -1,4 +1,17 @@
-//! Attendance events: the decision object every check-in answers with, and its reasons.
+//! Attendance events: the decision object every check-in answers with, its reasons, and
+//! the rules that produce them.
+//!
+//! - [`input`]: a request in JSON or protobuf into one validated input, and its identity hash.
+//! - [`rules`]: every policy rule as a pure function, and the status they come to.
+//! - [`redact`]: the single way an event leaves the server, redacted for the caller.
+//! - [`record`]: recording one event (alone or from a batch), idempotently.
+
+pub mod event;
+pub mod input;
+pub mod record;
+pub mod redact;
+pub mod rules;
+pub mod wire;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -20,6 +33,22 @@ pub enum Reason {
     ImpossibleTravel,
     PhotoRequired,
     NoGeofenceAssigned,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::OutsideGeofence => "outside_geofence",
+            Reason::UncertainLocation => "uncertain_location",
+            Reason::AccuracyTooLow => "accuracy_too_low",
+            Reason::MockLocation => "mock_location",
+            Reason::ClockSkew => "clock_skew",
+            Reason::StaleOfflineEvent => "stale_offline_event",
+            Reason::ImpossibleTravel => "impossible_travel",
+            Reason::PhotoRequired => "photo_required",
+            Reason::NoGeofenceAssigned => "no_geofence_assigned",
+        }
+    }
 }
 
 /// The decision object of API.md.
@@ -76,4 +105,27 @@ pub struct EventLocation {
     pub event_id: Uuid,
     pub point: LatLon,
     pub accuracy_m: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    #[test]
+    fn reason_names_are_the_wire_names() {
+        use Reason::*;
+        for r in [
+            OutsideGeofence,
+            UncertainLocation,
+            AccuracyTooLow,
+            MockLocation,
+            ClockSkew,
+            StaleOfflineEvent,
+            ImpossibleTravel,
+            PhotoRequired,
+            NoGeofenceAssigned,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+    }
 }

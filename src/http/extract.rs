@@ -77,20 +77,28 @@ pub fn has_media_type(req: &HttpRequest, essence: &str) -> bool {
 /// Parses JSON bytes into `T`, mapping errors to 400 (syntax) or 422 (shape, with the path).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let field = if path == "." { String::new() } else { path };
-                let message = inner.to_string();
-                // serde_json appends " at line L column C"; the field path says more.
-                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-                ApiError::field(field_or_body(field, &message), message)
-            }
-            _ => ApiError::malformed(format!("request body is not valid JSON: {inner}")),
+    serde_path_to_error::deserialize(de).map_err(json_error)
+}
+
+/// Converts an already parsed JSON value into `T`, with the errors of [`parse_json`]: for
+/// a part of a body that must fail alone (one item of a batch).
+pub fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> ApiResult<T> {
+    serde_path_to_error::deserialize(value).map_err(json_error)
+}
+
+fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    match inner.classify() {
+        serde_json::error::Category::Data => {
+            let field = if path == "." { String::new() } else { path };
+            let message = inner.to_string();
+            // serde_json appends " at line L column C"; the field path says more.
+            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            ApiError::field(field_or_body(field, &message), message)
         }
-    })
+        _ => ApiError::malformed(format!("request body is not valid JSON: {inner}")),
+    }
 }
 
 /// serde reports a missing field at its parent, so the field's own name is appended; an

@@ -1,6 +1,7 @@
 //! HTTP routes, one module per API area: each parses and authorises, then calls the domain.
 
 pub mod applogs;
+pub mod attendance;
 pub mod audit;
 pub mod auth;
 pub mod geofences;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(audit::configure)
         .configure(sites::configure)
         .configure(geofences::configure)
+        .configure(attendance::configure)
         .configure(photos::configure)
         .configure(privacy::configure)
         .configure(reports::configure)
@@ -46,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         sites::create, sites::list, sites::get, sites::change,
         geofences::create, geofences::import, geofences::list, geofences::get, geofences::versions, geofences::replace,
         geofences::retire, geofences::test, geofences::simulate,
+        attendance::record, attendance::batch, attendance::list, attendance::get,
         photos::upload, photos::presign, photos::event_photo,
         privacy::erase,
         applogs::upload, applogs::list,

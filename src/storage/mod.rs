@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::access::{PermissionSet, Relation, Role};
 use crate::applogs::{AppLog, AppLogFilter, NewBatch};
 use crate::attendance::EventLocation;
+use crate::attendance::event::{EventFilter, Fix, InsertOutcome, NewEvent, StoredEvent};
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
 use crate::reports::{ReportEvent, ReportSubject};
@@ -234,6 +235,22 @@ pub trait EventStore: Send + Sync {
         to: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<EventLocation>>;
+    /// Stores the event unless the user already has one with its `client_event_id`: the
+    /// unique key decides (never a read before the write), so concurrent retries store one
+    /// row and every loser gets the winner's event.
+    async fn insert_event(&self, event: &NewEvent) -> Result<InsertOutcome>;
+    async fn get_event(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<StoredEvent>>;
+    async fn event_by_client_id(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        client_event_id: Uuid,
+    ) -> Result<Option<StoredEvent>>;
+    /// The user's latest located event captured at or before `at` (the last recorded among
+    /// equals): the "previous event" of the travel-speed rule.
+    async fn previous_fix(&self, org_id: Uuid, user_id: Uuid, at: DateTime<Utc>) -> Result<Option<Fix>>;
+    /// Events in `captured_at` order (then id), filtered and scoped.
+    async fn list_events(&self, org_id: Uuid, filter: &EventFilter, page: PageRequest) -> Result<Page<StoredEvent>>;
 }
 
 /// Where a page of report events ends: the next page starts strictly after it.

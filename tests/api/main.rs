@@ -5,6 +5,7 @@
 mod common;
 
 mod applogs;
+mod attendance;
 mod auth;
 mod cli;
 mod geofences;

@@ -1,5 +1,74 @@
 // Attendance events (see `all.rs` for how this file is compiled).
 
+const EVENT_COLUMNS: &str = "id, user_id, client_event_id, request_sha256, kind, captured_at, received_at, status, verdict,
+    reasons, geofence_id, geofence_version, geofence_name, site_id, distance_m, lat, lon, accuracy_m, altitude_m, provider,
+    is_mock, photo_id";
+
+fn event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<StoredEvent> {
+    use crate::attendance::event::{Kind, Location, Provider, Status, parse_verdict};
+    let corrupt = |what: &str, value: &str| StorageError::Corrupt(format!("attendance event {what} {value:?}"));
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    let verdict: String = row.try_get("verdict")?;
+    let lat: Option<f64> = row.try_get("lat")?;
+    let lon: Option<f64> = row.try_get("lon")?;
+    let location = match (lat, lon) {
+        (Some(lat), Some(lon)) => {
+            let provider: Option<String> = row.try_get("provider")?;
+            Some(Location {
+                lat,
+                lon,
+                accuracy_m: row.try_get("accuracy_m")?,
+                altitude_m: row.try_get("altitude_m")?,
+                provider: provider.as_deref().and_then(Provider::parse),
+                is_mock: row.try_get::<Option<bool>, _>("is_mock")?.unwrap_or(false),
+            })
+        }
+        _ => None,
+    };
+    Ok(StoredEvent {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        client_event_id: row.try_get("client_event_id")?,
+        request_sha256: row.try_get("request_sha256")?,
+        kind: Kind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+        captured_at: row.try_get::<Timestamp, _>("captured_at")?.0,
+        received_at: row.try_get::<Timestamp, _>("received_at")?.0,
+        status: Status::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        decision: crate::attendance::Decision {
+            verdict: parse_verdict(&verdict).ok_or_else(|| corrupt("verdict", &verdict))?,
+            geofence_id: row.try_get("geofence_id")?,
+            geofence_version: row.try_get("geofence_version")?,
+            geofence_name: row.try_get("geofence_name")?,
+            site_id: row.try_get("site_id")?,
+            distance_m: row.try_get("distance_m")?,
+            reasons: row
+                .try_get::<sqlx::types::Json<Vec<crate::attendance::Reason>>, _>("reasons")?
+                .0,
+        },
+        location,
+        photo_id: row.try_get("photo_id")?,
+    })
+}
+
+async fn fetch_event_by_client_id(
+    conn: &mut DbConn,
+    org_id: Uuid,
+    user_id: Uuid,
+    client_event_id: Uuid,
+) -> Result<Option<StoredEvent>> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM attendance_events WHERE org_id = $1 AND user_id = $2 AND client_event_id = $3"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org_id)
+        .bind(user_id)
+        .bind(client_event_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(event_from_row).transpose()
+}
+
 #[async_trait]
 impl EventStore for SqlRepo {
     async fn site_locations(
@@ -36,5 +105,163 @@ impl EventStore for SqlRepo {
             }
         }
         Ok(located)
+    }
+
+    async fn insert_event(&self, new: &NewEvent) -> Result<InsertOutcome> {
+        let e = &new.event;
+        let d = &e.decision;
+        let l = e.location.as_ref();
+        // One statement, so no transaction: the unique key on (org_id, user_id,
+        // client_event_id) turns a concurrent duplicate into no row rather than an error.
+        let sql = format!(
+            "INSERT INTO attendance_events (id, org_id, user_id, client_event_id, request_sha256, kind, captured_at,
+                 received_at, status, verdict, reasons, geofence_id, geofence_version, geofence_name, site_id, distance_m,
+                 lat, lon, accuracy_m, altitude_m, provider, is_mock, device, note, photo_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+                 $22, $23, $24, $25)
+             ON CONFLICT (org_id, user_id, client_event_id) DO NOTHING
+             RETURNING {EVENT_COLUMNS}"
+        );
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(e.id)
+            .bind(new.org_id)
+            .bind(e.user_id)
+            .bind(e.client_event_id)
+            .bind(&e.request_sha256)
+            .bind(e.kind.as_str())
+            .bind(Timestamp(e.captured_at))
+            .bind(Timestamp(e.received_at))
+            .bind(e.status.as_str())
+            .bind(crate::attendance::event::verdict_name(d.verdict))
+            .bind(sqlx::types::Json(&d.reasons))
+            .bind(d.geofence_id)
+            .bind(d.geofence_version)
+            .bind(&d.geofence_name)
+            .bind(d.site_id)
+            .bind(d.distance_m)
+            .bind(l.map(|l| l.lat))
+            .bind(l.map(|l| l.lon))
+            .bind(l.and_then(|l| l.accuracy_m))
+            .bind(l.and_then(|l| l.altitude_m))
+            .bind(l.and_then(|l| l.provider).map(|p| p.as_str()))
+            .bind(l.map(|l| l.is_mock))
+            .bind(new.device.as_ref().map(sqlx::types::Json))
+            .bind(&new.note)
+            .bind(e.photo_id)
+            .fetch_optional(&self.pool)
+            .await;
+        match inserted {
+            Ok(Some(row)) => return Ok(InsertOutcome::Inserted(event_from_row(&row)?)),
+            Ok(None) => {}
+            // A photo already attached elsewhere, unless a concurrent twin of this very
+            // request took it: the client_event_id read below tells the two apart.
+            Err(err) if unique_violation(&err).is_some() => {
+                let mut conn = self.pool.acquire().await?;
+                return Ok(
+                    match fetch_event_by_client_id(&mut conn, new.org_id, e.user_id, e.client_event_id).await? {
+                        Some(existing) => InsertOutcome::Existing(existing),
+                        None if unique_violation(&err).is_some_and(|c| c.contains("photo")) => {
+                            InsertOutcome::PhotoTaken
+                        }
+                        None => return Err(err.into()),
+                    },
+                );
+            }
+            Err(err) => return Err(err.into()),
+        }
+        let mut conn = self.pool.acquire().await?;
+        fetch_event_by_client_id(&mut conn, new.org_id, e.user_id, e.client_event_id)
+            .await?
+            .map(InsertOutcome::Existing)
+            .ok_or_else(|| StorageError::Corrupt("conflicting attendance event vanished".into()))
+    }
+
+    async fn get_event(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<StoredEvent>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM attendance_events WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .bind(event_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
+    async fn event_by_client_id(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        client_event_id: Uuid,
+    ) -> Result<Option<StoredEvent>> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_event_by_client_id(&mut conn, org_id, user_id, client_event_id).await
+    }
+
+    async fn previous_fix(&self, org_id: Uuid, user_id: Uuid, at: DateTime<Utc>) -> Result<Option<Fix>> {
+        // Ids are UUIDv7, so among equal captured_at the greatest id was recorded last.
+        let row = sqlx::query(
+            "SELECT lat, lon, accuracy_m, captured_at FROM attendance_events
+             WHERE org_id = $1 AND user_id = $2 AND captured_at <= $3 AND lat IS NOT NULL AND lon IS NOT NULL
+             ORDER BY captured_at DESC, id DESC LIMIT 1",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .bind(Timestamp(at))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let Ok(point) = LatLon::new(row.try_get("lat")?, row.try_get("lon")?) else {
+            return Ok(None);
+        };
+        Ok(Some(Fix {
+            point,
+            accuracy_m: row.try_get::<Option<f64>, _>("accuracy_m")?.unwrap_or(0.0),
+            at: row.try_get::<Timestamp, _>("captured_at")?.0,
+        }))
+    }
+
+    async fn list_events(&self, org_id: Uuid, filter: &EventFilter, page: PageRequest) -> Result<Page<StoredEvent>> {
+        let mut q = QueryBuilder::<Db>::new("");
+        if let EventScope::TeamOf(viewer) = filter.scope {
+            push_team_cte(&mut q, org_id, viewer);
+        }
+        q.push(format_args!(
+            "SELECT {EVENT_COLUMNS} FROM attendance_events WHERE org_id = "
+        ))
+        .push_bind(org_id);
+        match filter.scope {
+            EventScope::Org => {}
+            EventScope::TeamOf(_) => {
+                q.push(" AND user_id IN (SELECT id FROM team)");
+            }
+            EventScope::User(user_id) => {
+                q.push(" AND user_id = ").push_bind(user_id);
+            }
+        }
+        if let Some(from) = filter.from {
+            q.push(" AND captured_at >= ").push_bind(Timestamp(from));
+        }
+        if let Some(to) = filter.to {
+            q.push(" AND captured_at < ").push_bind(Timestamp(to));
+        }
+        if let Some(kind) = filter.kind {
+            q.push(" AND kind = ").push_bind(kind.as_str());
+        }
+        if let Some(status) = filter.status {
+            q.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(after) = page.after {
+            // Keyset on (captured_at, id), located by the cursor's id: the cursor stays an
+            // opaque id like every other list's.
+            q.push(" AND (captured_at, id) > (SELECT captured_at, id FROM attendance_events WHERE org_id = ")
+                .push_bind(org_id)
+                .push(" AND id = ")
+                .push_bind(after)
+                .push(")");
+        }
+        q.push(" ORDER BY captured_at, id LIMIT ")
+            .push_bind(i64::from(page.limit) + 1);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        let items = rows.iter().map(event_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(into_page(items, page.limit, |e| e.id))
     }
 }

@@ -1,0 +1,229 @@
+//! An attendance event as the server keeps it: what was reported, what was decided, and
+//! the small enums both sides of the wire share.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::Decision;
+use crate::geofence::{LatLon, Verdict};
+
+/// Check-in or check-out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    CheckIn,
+    CheckOut,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::CheckIn => "check_in",
+            Kind::CheckOut => "check_out",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        [Kind::CheckIn, Kind::CheckOut].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// What the policy made of an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Accepted,
+    Flagged,
+    Rejected,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Flagged => "flagged",
+            Status::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        [Status::Accepted, Status::Flagged, Status::Rejected]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// Where a location fix came from, as the phone reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Gps,
+    Network,
+    Fused,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Gps => "gps",
+            Provider::Network => "network",
+            Provider::Fused => "fused",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Provider> {
+        [Provider::Gps, Provider::Network, Provider::Fused]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+/// The geofence verdict's stable name, as stored and answered.
+pub fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Inside => "inside",
+        Verdict::Outside => "outside",
+        Verdict::Uncertain => "uncertain",
+        Verdict::NoGeofence => "no_geofence",
+    }
+}
+
+pub fn parse_verdict(s: &str) -> Option<Verdict> {
+    [
+        Verdict::Inside,
+        Verdict::Outside,
+        Verdict::Uncertain,
+        Verdict::NoGeofence,
+    ]
+    .into_iter()
+    .find(|v| verdict_name(*v) == s)
+}
+
+/// A reported location, validated.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct Location {
+    pub lat: f64,
+    pub lon: f64,
+    pub accuracy_m: Option<f64>,
+    pub altitude_m: Option<f64>,
+    pub provider: Option<Provider>,
+    pub is_mock: bool,
+}
+
+impl Location {
+    /// The point for geometry; stored locations were validated on the way in.
+    pub fn point(&self) -> Option<LatLon> {
+        LatLon::new(self.lat, self.lon).ok()
+    }
+}
+
+/// The phone that sent an event (personal data: erasure removes it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    pub id: Option<String>,
+    pub model: Option<String>,
+    pub os: Option<String>,
+    pub os_version: Option<String>,
+    pub app_version: Option<String>,
+}
+
+/// An event as stored. `location` is `None` once retention or erasure removed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEvent {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub client_event_id: Uuid,
+    /// Hash of the canonical request: a retry with another body under the same
+    /// `client_event_id` is told apart by it.
+    pub request_sha256: String,
+    pub kind: Kind,
+    pub captured_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub status: Status,
+    pub decision: Decision,
+    pub location: Option<Location>,
+    pub photo_id: Option<Uuid>,
+}
+
+/// An event to store, with the personal extras that are kept but not answered.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub org_id: Uuid,
+    pub event: StoredEvent,
+    pub device: Option<Device>,
+    pub note: Option<String>,
+}
+
+/// Where and when a user was, for the travel-speed check.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fix {
+    pub point: LatLon,
+    pub accuracy_m: f64,
+    pub at: DateTime<Utc>,
+}
+
+/// What storing an event came to. The database's unique key on
+/// `(org_id, user_id, client_event_id)` decides between the first two, so concurrent
+/// retries store one row.
+#[derive(Clone, Debug)]
+pub enum InsertOutcome {
+    Inserted(StoredEvent),
+    /// The user already has an event with this `client_event_id` (this one is not stored).
+    Existing(StoredEvent),
+    /// The photo is attached to another event.
+    PhotoTaken,
+}
+
+/// Which events a list may show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventScope {
+    Org,
+    /// The viewer's own events and those of everyone whose manager chain contains them.
+    TeamOf(Uuid),
+    User(Uuid),
+}
+
+/// Filters of `GET /v1/attendance/events`.
+#[derive(Clone, Copy, Debug)]
+pub struct EventFilter {
+    pub scope: EventScope,
+    /// `captured_at >= from`.
+    pub from: Option<DateTime<Utc>>,
+    /// `captured_at < to`.
+    pub to: Option<DateTime<Utc>>,
+    pub kind: Option<Kind>,
+    pub status: Option<Status>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for k in [Kind::CheckIn, Kind::CheckOut] {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        for s in [Status::Accepted, Status::Flagged, Status::Rejected] {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for p in [Provider::Gps, Provider::Network, Provider::Fused] {
+            assert_eq!(Provider::parse(p.as_str()), Some(p));
+        }
+        for v in [
+            Verdict::Inside,
+            Verdict::Outside,
+            Verdict::Uncertain,
+            Verdict::NoGeofence,
+        ] {
+            assert_eq!(parse_verdict(verdict_name(v)), Some(v));
+            assert_eq!(serde_json::to_value(v).unwrap(), verdict_name(v));
+        }
+        assert_eq!(Kind::parse("lunch"), None);
+    }
+}

@@ -1,0 +1,182 @@
+//! Recording check-ins: judge an event against the user's sites and the org policy, store
+//! it (rejected ones too), and make retries idempotent by `(user, client_event_id)`.
+//!
+//! Idempotency has two steps. A cheap look-up first answers a retry with the stored event
+//! (or 409 for another body under the same id) before any side effect, such as claiming a
+//! photo, happens a second time. The insert itself then decides for good through the
+//! database's unique key, so two concurrent first attempts store one row and the loser
+//! answers with the winner's event.
+
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+use super::event::{Fix, InsertOutcome, NewEvent, StoredEvent};
+use super::input::{EventInput, PhotoSource};
+use super::rules::{Facts, judge};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::geofence::FenceIndex;
+use crate::org::Policy;
+use crate::state::AppState;
+
+/// A recorded event: new (201) or the original answer to a retry (200).
+#[derive(Clone, Debug)]
+pub enum Recorded {
+    Created(StoredEvent),
+    Replayed(StoredEvent),
+}
+
+impl Recorded {
+    pub fn event(&self) -> &StoredEvent {
+        match self {
+            Recorded::Created(e) | Recorded::Replayed(e) => e,
+        }
+    }
+
+    pub fn into_event(self) -> StoredEvent {
+        match self {
+            Recorded::Created(e) | Recorded::Replayed(e) => e,
+        }
+    }
+
+    pub fn created(&self) -> bool {
+        matches!(self, Recorded::Created(_))
+    }
+}
+
+/// The photo an event carries once it has been checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttachedPhoto {
+    pub photo_id: Uuid,
+}
+
+/// Everything one request judges its events with: the caller's sites, the policy and the
+/// fence index are read once, and one server time stamps every event of the request.
+pub struct Recorder<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+    sites: Vec<Uuid>,
+    policy: Policy,
+    index: Arc<FenceIndex>,
+    received_at: DateTime<Utc>,
+}
+
+fn conflict() -> ApiError {
+    ApiError::conflict("client_event_id", "was already used for an event with a different body")
+}
+
+impl<'a> Recorder<'a> {
+    pub async fn new(state: &'a AppState, caller: &'a Caller) -> ApiResult<Recorder<'a>> {
+        let user = state
+            .repo
+            .get_user(caller.org_id, caller.user_id)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("a valid bearer token is required"))?;
+        let now = Utc::now();
+        Ok(Recorder {
+            state,
+            caller,
+            sites: user.site_ids,
+            policy: state.repo.get_policy(caller.org_id).await?,
+            index: state.fences.index(caller.org_id).await?,
+            // The database keeps microseconds; the answer must equal what a retry reads back.
+            received_at: DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now),
+        })
+    }
+
+    pub fn received_at(&self) -> DateTime<Utc> {
+        self.received_at
+    }
+
+    /// The stored answer if this request was already recorded; 409 if its id was used for
+    /// another body; `None` for a new event.
+    pub async fn replay(&self, input: &EventInput, photo: PhotoSource) -> ApiResult<Option<StoredEvent>> {
+        let existing = self
+            .state
+            .repo
+            .event_by_client_id(self.caller.org_id, self.caller.user_id, input.client_event_id)
+            .await?;
+        match existing {
+            None => Ok(None),
+            Some(e) if e.request_sha256 == input.request_sha256(photo) => Ok(Some(e)),
+            Some(_) => Err(conflict()),
+        }
+    }
+
+    /// Judges and stores one event. `online` is true for an event sent alone, false for a
+    /// batch item; `photo` is the photo already checked for it, if any.
+    pub async fn record(
+        &self,
+        input: EventInput,
+        source: PhotoSource,
+        photo: Option<AttachedPhoto>,
+        online: bool,
+    ) -> ApiResult<Recorded> {
+        let request_sha256 = input.request_sha256(source);
+        let repo = &self.state.repo;
+        let accuracy = input.location.accuracy_m.unwrap_or(0.0);
+        let fence = self
+            .index
+            .decide(input.point, accuracy, self.policy.accuracy_rule, Some(&self.sites));
+        let fix = Fix {
+            point: input.point,
+            accuracy_m: accuracy,
+            at: input.captured_at,
+        };
+        let previous = repo
+            .previous_fix(self.caller.org_id, self.caller.user_id, input.captured_at)
+            .await?;
+        let (decision, status) = judge(
+            Facts {
+                fence,
+                fix,
+                reported_accuracy_m: input.location.accuracy_m,
+                is_mock: input.location.is_mock,
+                received_at: self.received_at,
+                online,
+                has_photo: photo.is_some(),
+                previous,
+            },
+            &self.policy,
+        );
+        let new = NewEvent {
+            org_id: self.caller.org_id,
+            event: StoredEvent {
+                id: Uuid::now_v7(),
+                user_id: self.caller.user_id,
+                client_event_id: input.client_event_id,
+                request_sha256: request_sha256.clone(),
+                kind: input.kind,
+                captured_at: input.captured_at,
+                received_at: self.received_at,
+                status,
+                decision,
+                location: Some(input.location),
+                photo_id: photo.map(|p| p.photo_id),
+            },
+            device: input.device,
+            note: input.note,
+        };
+        match repo.insert_event(&new).await? {
+            InsertOutcome::Inserted(event) => {
+                tracing::info!(
+                    event_id = %event.id,
+                    status = event.status.as_str(),
+                    verdict = super::event::verdict_name(event.decision.verdict),
+                    reasons = event.decision.reasons.len(),
+                    "attendance event recorded"
+                );
+                // One count per stored decision, never per retry.
+                crate::telemetry::record_decision(
+                    super::event::verdict_name(event.decision.verdict),
+                    event.status.as_str(),
+                );
+                Ok(Recorded::Created(event))
+            }
+            InsertOutcome::Existing(event) if event.request_sha256 == request_sha256 => Ok(Recorded::Replayed(event)),
+            InsertOutcome::Existing(_) => Err(conflict()),
+            InsertOutcome::PhotoTaken => Err(ApiError::field("photo_id", "is attached to another event")),
+        }
+    }
+}

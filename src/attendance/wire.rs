@@ -1,0 +1,121 @@
+//! Answers of the attendance endpoints, and their protobuf forms (`proto/muster/v1/
+//! attendance.proto`), which carry the same fields as the JSON ones.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::Decision;
+use super::event::{Location, verdict_name};
+use super::redact::EventView;
+use crate::error::Problem;
+use crate::proto::v1;
+
+/// The result of one batch item, in the order sent.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct BatchItemResult {
+    /// 201 (recorded), 200 (already recorded with this body), 409 (the id was used for
+    /// another body) or 422 (invalid item).
+    pub status_code: u16,
+    pub event: Option<EventView>,
+    pub error: Option<Problem>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct BatchResult {
+    pub results: Vec<BatchItemResult>,
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+impl From<Location> for v1::Location {
+    fn from(l: Location) -> Self {
+        v1::Location {
+            lat: l.lat,
+            lon: l.lon,
+            accuracy_m: l.accuracy_m,
+            altitude_m: l.altitude_m,
+            provider: l.provider.map(|p| p.as_str().to_owned()),
+            is_mock: l.is_mock,
+        }
+    }
+}
+
+impl From<Decision> for v1::Decision {
+    fn from(d: Decision) -> Self {
+        v1::Decision {
+            verdict: verdict_name(d.verdict).to_owned(),
+            geofence_id: d.geofence_id.map(|id| id.to_string()),
+            geofence_version: d.geofence_version,
+            geofence_name: d.geofence_name,
+            site_id: d.site_id.map(|id| id.to_string()),
+            distance_m: d.distance_m,
+            reasons: d.reasons.iter().map(|r| r.as_str().to_owned()).collect(),
+        }
+    }
+}
+
+impl From<EventView> for v1::RecordedEvent {
+    fn from(e: EventView) -> Self {
+        v1::RecordedEvent {
+            id: e.id.to_string(),
+            client_event_id: e.client_event_id.to_string(),
+            user_id: e.user_id.to_string(),
+            kind: e.kind.as_str().to_owned(),
+            captured_at: time(e.captured_at),
+            received_at: time(e.received_at),
+            status: e.status.as_str().to_owned(),
+            decision: Some(e.decision.into()),
+            location: e.location.map(Into::into),
+            location_redacted: e.location_redacted,
+            photo_url: e.photo_url,
+        }
+    }
+}
+
+impl From<Problem> for v1::Problem {
+    fn from(p: Problem) -> Self {
+        v1::Problem {
+            r#type: p.kind,
+            title: p.title,
+            status: u32::from(p.status),
+            detail: p.detail,
+            code: p.code.as_str().to_owned(),
+            errors: p
+                .errors
+                .into_iter()
+                .map(|e| v1::FieldError {
+                    field: e.field,
+                    message: e.message,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<BatchResult> for v1::BatchResult {
+    fn from(b: BatchResult) -> Self {
+        v1::BatchResult {
+            results: b
+                .results
+                .into_iter()
+                .map(|r| v1::BatchItemResult {
+                    status_code: u32::from(r.status_code),
+                    event: r.event.map(Into::into),
+                    error: r.error.map(Into::into),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<crate::http::List<EventView>> for v1::RecordedEventPage {
+    fn from(list: crate::http::List<EventView>) -> Self {
+        v1::RecordedEventPage {
+            items: list.items.into_iter().map(Into::into).collect(),
+            next_cursor: list.next_cursor,
+        }
+    }
+}
