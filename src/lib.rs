@@ -17,6 +17,7 @@ pub mod org;
 pub mod photos;
 pub mod privacy;
 pub mod proto;
+pub mod reports;
 pub mod routes;
 pub mod sites;
 pub mod startup;

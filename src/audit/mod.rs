@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// What an audit entry records. The names are the stable strings of the API.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     LoginSucceeded,
     LoginFailed,
@@ -144,4 +144,121 @@ pub struct AuditFilter {
     pub actions: Vec<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+}
+
+/// What one response discloses of other people's location or photos, collected while the
+/// response is built and written as one audit entry per subject and kind, stamped with the
+/// request id. Disclosing one's own data is not recorded. The entry names the first object
+/// disclosed and, in `detail`, how many there were.
+#[derive(Debug)]
+pub struct Disclosures {
+    context: AuditContext,
+    /// One per (action, subject), in the order first seen.
+    seen: Vec<Disclosed>,
+    index: std::collections::HashMap<(Action, Uuid), usize>,
+}
+
+/// The first object that disclosed a subject's data of one kind, and how many did.
+#[derive(Debug)]
+struct Disclosed {
+    action: Action,
+    subject: Uuid,
+    first_object: Option<String>,
+    count: u32,
+}
+
+impl Disclosures {
+    pub fn new(context: AuditContext) -> Self {
+        Disclosures {
+            context,
+            seen: Vec::new(),
+            index: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Records that `object_id` disclosed `subject`'s data of the kind `action`
+    /// (`LocationDisclosed`, `PhotoDisclosed` or `AppLogPiiDisclosed`).
+    pub fn record(&mut self, action: Action, subject: Uuid, object_id: Option<String>) {
+        debug_assert!(action.is_disclosure());
+        if self.context.actor_id == Some(subject) {
+            return;
+        }
+        match self.index.get(&(action, subject)) {
+            Some(&i) => {
+                if let Some(d) = self.seen.get_mut(i) {
+                    d.count += 1;
+                }
+            }
+            None => {
+                self.index.insert((action, subject), self.seen.len());
+                self.seen.push(Disclosed {
+                    action,
+                    subject,
+                    first_object: object_id,
+                    count: 1,
+                });
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    /// The audit entries, one per subject and kind; the collector is empty afterwards.
+    pub fn take_entries(&mut self) -> Vec<AuditEntry> {
+        self.index.clear();
+        std::mem::take(&mut self.seen)
+            .into_iter()
+            .map(|d| {
+                let mut entry = self.context.entry(d.action, Some(d.subject), d.first_object);
+                entry.detail = serde_json::json!({ "objects": d.count });
+                entry
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_entry_per_subject_and_kind_and_none_for_oneself() {
+        let me = Uuid::now_v7();
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut d = Disclosures::new(AuditContext {
+            org_id: Uuid::nil(),
+            actor_id: Some(me),
+            request_id: Some("req-1".into()),
+            ip: None,
+        });
+        d.record(Action::LocationDisclosed, a, Some("e1".into()));
+        d.record(Action::LocationDisclosed, a, Some("e2".into()));
+        d.record(Action::PhotoDisclosed, a, Some("e2".into()));
+        d.record(Action::LocationDisclosed, b, Some("e3".into()));
+        d.record(Action::LocationDisclosed, me, Some("e4".into()));
+        let entries = d.take_entries();
+        let got: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e.action.as_str(),
+                    e.subject_id,
+                    e.object_id.as_deref(),
+                    e.detail["objects"].as_u64(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("location.disclosed", Some(a), Some("e1"), Some(2)),
+                ("photo.disclosed", Some(a), Some("e2"), Some(1)),
+                ("location.disclosed", Some(b), Some("e3"), Some(1)),
+            ]
+        );
+        assert!(entries.iter().all(|e| e.request_id.as_deref() == Some("req-1")));
+        assert!(d.is_empty());
+    }
 }

@@ -10,6 +10,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 use crate::access::{Family, Permission, PermissionSet, Relation, Scope};
@@ -70,6 +71,30 @@ impl Caller {
             None => Ok(false),
             Some(Scope::Org) => Ok(true),
             Some(scope) => Ok(scope.covers(self.relation_to(state, subject).await?)),
+        }
+    }
+
+    /// How each of `subjects` relates to the caller, in one query for the whole batch.
+    /// Users of other organisations are absent.
+    pub async fn relations(&self, state: &AppState, subjects: &[Uuid]) -> ApiResult<HashMap<Uuid, Relation>> {
+        Ok(state.repo.relations(self.org_id, self.user_id, subjects).await?)
+    }
+
+    /// Which of `subjects` (users of the caller's org) the caller may see `family` data of:
+    /// the batch form of [`Caller::sees`] for lists and reports, with one query at most and
+    /// none when the scope does not depend on the reporting tree.
+    pub async fn sees_each(&self, state: &AppState, family: Family, subjects: &[Uuid]) -> ApiResult<HashSet<Uuid>> {
+        match family.scope_in(self.permissions) {
+            None => Ok(HashSet::new()),
+            Some(Scope::Org) => Ok(subjects.iter().copied().collect()),
+            Some(Scope::Myself) => Ok(subjects.iter().copied().filter(|s| *s == self.user_id).collect()),
+            Some(scope) => Ok(self
+                .relations(state, subjects)
+                .await?
+                .into_iter()
+                .filter(|(_, relation)| scope.covers(*relation))
+                .map(|(subject, _)| subject)
+                .collect()),
         }
     }
 

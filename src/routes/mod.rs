@@ -10,6 +10,7 @@ pub mod ops;
 pub mod org;
 pub mod photos;
 pub mod privacy;
+pub mod reports;
 pub mod sites;
 pub mod users;
 
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(attendance::configure)
         .configure(photos::configure)
         .configure(privacy::configure)
+        .configure(reports::configure)
         .configure(applogs::configure);
 }
 
@@ -50,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         photos::upload, photos::presign, photos::event_photo,
         privacy::erase, privacy::export_me, privacy::export_user,
         applogs::upload, applogs::list,
+        reports::attendance,
     ),
     components(schemas(crate::error::Problem, crate::error::Code, crate::error::FieldError)),
     components(schemas(crate::applogs::Upload, crate::applogs::UploadEntry, crate::applogs::Device, crate::applogs::Level,

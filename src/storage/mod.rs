@@ -15,15 +15,17 @@ mod time;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
-use crate::access::{PermissionSet, Role};
+use crate::access::{PermissionSet, Relation, Role};
 use crate::applogs::{AppLog, AppLogFilter, NewBatch};
 use crate::attendance::EventLocation;
 use crate::attendance::event::{EventFilter, Fix, InsertOutcome, NewEvent, StoredEvent};
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
+use crate::reports::{ReportEvent, ReportSubject};
 use crate::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, StoredFence};
 use crate::uploads::PhotoRecord;
 use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};
@@ -154,6 +156,10 @@ pub trait UserStore: Send + Sync {
     ) -> Result<Result<User, UserWriteError>>;
     /// Is `viewer` on `subject`'s manager chain? (`team` scope)
     async fn is_in_team(&self, org_id: Uuid, viewer: Uuid, subject: Uuid) -> Result<bool>;
+    /// How each of `subjects` relates to `viewer`, in one query: the batch form of
+    /// `is_in_team` for lists and reports. Subjects that are not users of `org_id` are
+    /// absent from the map.
+    async fn relations(&self, org_id: Uuid, viewer: Uuid, subjects: &[Uuid]) -> Result<HashMap<Uuid, Relation>>;
 }
 
 #[async_trait]
@@ -247,6 +253,44 @@ pub trait EventStore: Send + Sync {
     async fn list_events(&self, org_id: Uuid, filter: &EventFilter, page: PageRequest) -> Result<Page<StoredEvent>>;
 }
 
+/// Where a page of report events ends: the next page starts strictly after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventKey {
+    pub user_id: Uuid,
+    pub captured_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// What `GET /v1/reports/attendance` reads, page by page.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// The ids of `viewer` and everyone whose manager chain contains them, ascending.
+    async fn team_ids(&self, org_id: Uuid, viewer: Uuid) -> Result<Vec<Uuid>>;
+    /// Users to report on, ascending by id, at most `limit`: those named by `ids` or, without
+    /// it, the organisation's users after `after`. Active users, and disabled ones only if
+    /// they have an event in `[from, to)`.
+    async fn report_subjects(
+        &self,
+        org_id: Uuid,
+        ids: Option<&[Uuid]>,
+        after: Option<Uuid>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ReportSubject>>;
+    /// Events of `users` captured in `[from, to)`, ordered by user, time and id, strictly
+    /// after `after`, at most `limit`.
+    async fn report_events(
+        &self,
+        org_id: Uuid,
+        users: &[Uuid],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: Option<EventKey>,
+        limit: u32,
+    ) -> Result<Vec<ReportEvent>>;
+}
+
 #[async_trait]
 pub trait PhotoRecordStore: Send + Sync {
     async fn insert_photo(&self, photo: &PhotoRecord) -> Result<()>;
@@ -296,6 +340,7 @@ pub trait Repo:
     + EventStore
     + PhotoRecordStore
     + PrivacyStore
+    + ReportStore
     + AppLogStore
     + Send
     + Sync

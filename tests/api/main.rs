@@ -15,5 +15,7 @@ mod ops;
 mod org;
 mod photos;
 mod privacy;
+mod reports;
 mod tenancy;
 mod users;
+mod visibility;

@@ -3,18 +3,21 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, QueryBuilder, Row};
+use std::collections::HashMap;
 use uuid::Uuid;
 
-use crate::access::{Permission, PermissionSet, Role};
+use crate::access::{Permission, PermissionSet, Relation, Role};
 use crate::attendance::EventLocation;
 use crate::attendance::event::{EventFilter, EventScope, Fix, InsertOutcome, NewEvent, StoredEvent};
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::geofence::LatLon;
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
+use crate::reports::{Kind, Outcome, Place, ReportEvent, ReportSubject};
 use crate::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, StoredFence};
 use crate::storage::{
-    AuditStore, EventStore, LoginRecord, OrgStore, Page, PageRequest, PhotoRecordStore, PoolStats, Principal,
-    PrivacyStore, RefreshOutcome, Repo, SiteStore, StorageError, Timestamp, TokenStore, UserScope, UserStore,
+    AuditStore, EventKey, EventStore, LoginRecord, OrgStore, Page, PageRequest, PhotoRecordStore, PoolStats,
+    Principal, PrivacyStore, RefreshOutcome, Repo, ReportStore, SiteStore, StorageError, Timestamp, TokenStore,
+    UserScope, UserStore,
 };
 use crate::uploads::{PhotoRecord, PhotoStatus};
 use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};

@@ -411,4 +411,70 @@ impl UserStore for SqlRepo {
         let mut conn = self.pool.acquire().await?;
         is_on_chain(&mut conn, org_id, viewer, subject).await
     }
+
+    async fn relations(&self, org_id: Uuid, viewer: Uuid, subjects: &[Uuid]) -> Result<HashMap<Uuid, Relation>> {
+        let mut relations = HashMap::with_capacity(subjects.len());
+        if subjects.is_empty() {
+            return Ok(relations);
+        }
+        let mut conn = self.pool.acquire().await?;
+        // Bounded batches keep the statement under every backend's bind-parameter limit.
+        for batch in subjects.chunks(RELATION_BATCH) {
+            let mut query = relation_query(org_id, viewer, batch);
+            for row in query.build().fetch_all(&mut *conn).await? {
+                let id: Uuid = row.try_get("id")?;
+                let manager_id: Option<Uuid> = row.try_get("manager_id")?;
+                let in_team: Option<Uuid> = row.try_get("in_team")?;
+                let relation = if id == viewer {
+                    Relation::Myself
+                } else if manager_id == Some(viewer) {
+                    Relation::Direct
+                } else if in_team.is_some() {
+                    Relation::Team
+                } else {
+                    Relation::Org
+                };
+                relations.insert(id, relation);
+            }
+        }
+        Ok(relations)
+    }
+}
+
+const RELATION_BATCH: usize = 1000;
+
+/// Walks *up* from each subject to the root or to the viewer, whichever comes first: the
+/// cost is the subjects' depth below the viewer (index lookups), however large the viewer's
+/// team. Walking down from the viewer instead would visit a whole department to answer for
+/// a page of 100 events. The step is a scalar subquery rather than a join because
+/// PostgreSQL guesses the work table ten times too big and then hashes the whole users
+/// table on every call (190 ms instead of ~40 ms for 500 subjects in a 100,000-user org,
+/// on a loaded 2-core machine). `UNION` on (subject, ancestor) ends the walk even if a
+/// cycle ever slipped into the data; the root's NULL manager ends it at the top.
+fn relation_query(org_id: Uuid, viewer: Uuid, subjects: &[Uuid]) -> QueryBuilder<Db> {
+    let mut q = QueryBuilder::<Db>::new(
+        "WITH RECURSIVE subjects(id, manager_id) AS (SELECT id, manager_id FROM users WHERE org_id = ",
+    );
+    q.push_bind(org_id).push(" AND id IN (");
+    let mut ids = q.separated(", ");
+    for id in subjects {
+        ids.push_bind(*id);
+    }
+    q.push(
+        ")), chain(subject, ancestor) AS (
+             SELECT id, manager_id FROM subjects WHERE manager_id IS NOT NULL
+             UNION
+             SELECT c.subject, (SELECT u.manager_id FROM users u WHERE u.org_id = ",
+    )
+    .push_bind(org_id)
+    .push(" AND u.id = c.ancestor) FROM chain c WHERE c.ancestor IS NOT NULL AND c.ancestor <> ")
+    .push_bind(viewer)
+    .push(
+        ")
+         SELECT s.id, s.manager_id, t.subject AS in_team FROM subjects s
+         LEFT JOIN (SELECT DISTINCT subject FROM chain WHERE ancestor = ",
+    )
+    .push_bind(viewer)
+    .push(") t ON t.subject = s.id");
+    q
 }

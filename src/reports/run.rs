@@ -1,0 +1,227 @@
+//! Drives a report through storage in pages, in constant memory: a page of users (sized so
+//! that a page yields at most [`ROW_BUDGET`] rows), their events in keyset pages of
+//! [`EVENT_PAGE`], one batch query for whose locations the caller may see, the disclosure
+//! audit, then the encoded rows. Each call to [`ReportRun::next_chunk`] does one page, so
+//! the answer streams as fast as the client reads it and holds no database connection in
+//! between.
+
+use actix_web::web;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use futures_util::Stream;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+use super::encode::{EncodeError, Encoder, Format};
+use super::{DateRange, ReportRow, ReportSubject, UserDays, discloses_location};
+use crate::access::Family;
+use crate::audit::{Action, Disclosures};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::storage::EventKey;
+
+/// Rows per page: bounds the memory of one step whatever the range.
+pub const ROW_BUDGET: u64 = 4096;
+/// Users per page at most (a one-day report).
+pub const MAX_PAGE_USERS: u64 = 500;
+/// Events per storage round trip: above what a page of users usually has (the row budget
+/// times two to four events a day), so that a page is one query and one sort.
+pub const EVENT_PAGE: u32 = 20_000;
+
+/// What to report on.
+#[derive(Clone, Debug)]
+pub struct ReportSpec {
+    pub range: DateRange,
+    /// `Some(viewer)`: the viewer and everyone below them; `None`: the whole organisation.
+    pub team_of: Option<Uuid>,
+    /// Days of users without a site are counted in this zone.
+    pub org_timezone: Tz,
+    pub format: Format,
+}
+
+enum Subjects {
+    Org { after: Option<Uuid>, done: bool },
+    Team { ids: Vec<Uuid>, next: usize },
+}
+
+pub struct ReportRun {
+    state: web::Data<AppState>,
+    caller: Caller,
+    spec: ReportSpec,
+    subjects: Subjects,
+    encoder: Encoder,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    page_users: u32,
+    finished: bool,
+    rows: u64,
+}
+
+impl From<EncodeError> for ApiError {
+    fn from(e: EncodeError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl ReportRun {
+    /// Prepares a run; a team report learns its members' ids here (ids only, one per user:
+    /// a tree walk per page would cost the whole team on every page).
+    pub async fn start(state: web::Data<AppState>, caller: Caller, spec: ReportSpec) -> ApiResult<Self> {
+        let subjects = match spec.team_of {
+            Some(viewer) => Subjects::Team {
+                ids: state.repo.team_ids(caller.org_id, viewer).await?,
+                next: 0,
+            },
+            None => Subjects::Org {
+                after: None,
+                done: false,
+            },
+        };
+        let page_users = (ROW_BUDGET / spec.range.days()).clamp(1, MAX_PAGE_USERS) as u32;
+        Ok(ReportRun {
+            window: spec.range.utc_window(),
+            encoder: Encoder::new(spec.format)?,
+            state,
+            caller,
+            spec,
+            subjects,
+            page_users,
+            finished: false,
+            rows: 0,
+        })
+    }
+
+    async fn next_subjects(&mut self) -> ApiResult<Vec<ReportSubject>> {
+        let (from, to) = self.window;
+        let repo = &self.state.repo;
+        let org = self.caller.org_id;
+        match &mut self.subjects {
+            Subjects::Org { done: true, .. } => Ok(Vec::new()),
+            Subjects::Org { after, done } => {
+                let page = repo
+                    .report_subjects(org, None, *after, from, to, self.page_users)
+                    .await?;
+                *done = page.len() < self.page_users as usize;
+                *after = page.last().map(|s| s.id);
+                Ok(page)
+            }
+            Subjects::Team { ids, next } => {
+                // Disabled users without events drop out of a page; keep going until one
+                // has someone in it or the team is done.
+                while *next < ids.len() {
+                    let end = (*next + self.page_users as usize).min(ids.len());
+                    let chunk = &ids[*next..end];
+                    *next = end;
+                    let page = repo
+                        .report_subjects(org, Some(chunk), None, from, to, self.page_users)
+                        .await?;
+                    if !page.is_empty() {
+                        return Ok(page);
+                    }
+                }
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// The next piece of the answer, `None` after the last.
+    pub async fn next_chunk(&mut self) -> ApiResult<Option<Bytes>> {
+        if self.finished {
+            return Ok(None);
+        }
+        let subjects = self.next_subjects().await?;
+        if subjects.is_empty() {
+            self.finished = true;
+            self.encoder.finish();
+            tracing::info!(rows = self.rows, format = ?self.spec.format, "attendance report streamed");
+            return Ok(Some(self.encoder.take()?));
+        }
+        let rows = self.page_rows(&subjects).await?;
+        self.audit(&rows).await?;
+        for row in &rows {
+            self.encoder.row(row)?;
+        }
+        self.rows += rows.len() as u64;
+        Ok(Some(self.encoder.take()?))
+    }
+
+    /// The rows of one page of users, grouped by user in page order.
+    async fn page_rows(&self, subjects: &[ReportSubject]) -> ApiResult<Vec<ReportRow>> {
+        let ids: Vec<Uuid> = subjects.iter().map(|s| s.id).collect();
+        let located = self.caller.sees_each(&self.state, Family::Location, &ids).await?;
+        let mut users: Vec<(UserDays<'_>, Vec<ReportRow>)> = subjects
+            .iter()
+            .map(|s| {
+                let days = UserDays::new(
+                    s,
+                    s.timezone(self.spec.org_timezone),
+                    self.spec.range,
+                    located.contains(&s.id),
+                );
+                (days, Vec::new())
+            })
+            .collect();
+        let index: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let (from, to) = self.window;
+        let mut after = None;
+        loop {
+            let events = self
+                .state
+                .repo
+                .report_events(self.caller.org_id, &ids, from, to, after, EVENT_PAGE)
+                .await?;
+            for event in &events {
+                if let Some((days, out)) = index.get(&event.user_id).and_then(|i| users.get_mut(*i)) {
+                    days.push(event, out);
+                }
+            }
+            match events.last() {
+                Some(last) if events.len() == EVENT_PAGE as usize => {
+                    after = Some(EventKey {
+                        user_id: last.user_id,
+                        captured_at: last.captured_at,
+                        id: last.id,
+                    });
+                }
+                _ => break,
+            }
+        }
+        let mut rows = Vec::new();
+        for (days, mut out) in users {
+            days.finish(&mut out);
+            rows.append(&mut out);
+        }
+        Ok(rows)
+    }
+
+    /// One `location.disclosed` entry per other user whose location these rows show,
+    /// written before the rows leave: if the audit cannot be written, nothing is disclosed.
+    async fn audit(&self, rows: &[ReportRow]) -> ApiResult<()> {
+        let mut disclosures = Disclosures::new(self.caller.audit());
+        let object = format!("attendance_report:{}..{}", self.spec.range.from(), self.spec.range.to());
+        for row in rows.iter().filter(|r| discloses_location(r)) {
+            disclosures.record(Action::LocationDisclosed, row.user_id, Some(object.clone()));
+        }
+        if !disclosures.is_empty() {
+            self.state.repo.append_audit(&disclosures.take_entries()).await?;
+        }
+        Ok(())
+    }
+
+    /// The whole answer as a stream of byte chunks. A failure after the first chunk can no
+    /// longer change the status line, so it is logged and the stream is cut: the client sees
+    /// a truncated body (no closing `]}` / a broken chunked encoding), never a complete-looking
+    /// partial report.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::io::Error>> + 'static {
+        futures_util::stream::try_unfold(self, |mut run| async move {
+            match run.next_chunk().await {
+                Ok(chunk) => Ok(chunk.map(|bytes| (bytes, run))),
+                Err(e) => {
+                    tracing::error!(error = ?e, "attendance report failed while streaming");
+                    Err(std::io::Error::other("report failed"))
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,141 @@
+// What attendance reports read (see `all.rs` for how this file is compiled).
+
+fn report_event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<ReportEvent> {
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    let reasons: sqlx::types::Json<Vec<String>> = row.try_get("reasons")?;
+    let lat: Option<f64> = row.try_get("lat")?;
+    let lon: Option<f64> = row.try_get("lon")?;
+    let place = match (lat, lon) {
+        (Some(lat), Some(lon)) => Some(Place {
+            lat,
+            lon,
+            accuracy_m: row.try_get("accuracy_m")?,
+            geofence: row.try_get("geofence_name")?,
+        }),
+        _ => None,
+    };
+    Ok(ReportEvent {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        kind: Kind::parse(&kind).ok_or_else(|| StorageError::Corrupt(format!("event kind {kind:?}")))?,
+        captured_at: row.try_get::<Timestamp, _>("captured_at")?.0,
+        outcome: Outcome::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("event status {status:?}")))?,
+        outside: reasons.0.iter().any(|r| r == "outside_geofence"),
+        place,
+    })
+}
+
+fn push_ids(q: &mut QueryBuilder<Db>, ids: &[Uuid]) {
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+}
+
+#[async_trait]
+impl ReportStore for SqlRepo {
+    async fn team_ids(&self, org_id: Uuid, viewer: Uuid) -> Result<Vec<Uuid>> {
+        Ok(sqlx::query_scalar(
+            "WITH RECURSIVE team(id) AS (
+                 SELECT id FROM users WHERE org_id = $1 AND id = $2
+                 UNION
+                 SELECT u.id FROM users u JOIN team t ON u.manager_id = t.id WHERE u.org_id = $1
+             )
+             SELECT id FROM team ORDER BY id",
+        )
+        .bind(org_id)
+        .bind(viewer)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn report_subjects(
+        &self,
+        org_id: Uuid,
+        ids: Option<&[Uuid]>,
+        after: Option<Uuid>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ReportSubject>> {
+        if ids.is_some_and(<[Uuid]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        // The first site in `site_ids` order (by site id, as the user object lists them)
+        // decides the time zone; the index on user_sites (user_id, site_id) answers it.
+        let mut q = QueryBuilder::<Db>::new(
+            "SELECT u.id, u.employee_code, u.name,
+                    (SELECT s.timezone FROM user_sites us JOIN sites s ON s.org_id = us.org_id AND s.id = us.site_id
+                     WHERE us.user_id = u.id ORDER BY us.site_id LIMIT 1) AS site_timezone
+             FROM users u WHERE u.org_id = ",
+        );
+        q.push_bind(org_id);
+        if let Some(ids) = ids {
+            q.push(" AND u.id IN (");
+            push_ids(&mut q, ids);
+            q.push(")");
+        }
+        if let Some(after) = after {
+            q.push(" AND u.id > ").push_bind(after);
+        }
+        q.push(
+            " AND (u.status = 'active' OR EXISTS (SELECT 1 FROM attendance_events e
+                   WHERE e.org_id = u.org_id AND e.user_id = u.id AND e.captured_at >= ",
+        )
+        .push_bind(Timestamp(from))
+        .push(" AND e.captured_at < ")
+        .push_bind(Timestamp(to))
+        .push(")) ORDER BY u.id LIMIT ")
+        .push_bind(i64::from(limit));
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ReportSubject {
+                    id: row.try_get("id")?,
+                    employee_code: row.try_get("employee_code")?,
+                    name: row.try_get("name")?,
+                    site_timezone: row.try_get("site_timezone")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn report_events(
+        &self,
+        org_id: Uuid,
+        users: &[Uuid],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: Option<EventKey>,
+        limit: u32,
+    ) -> Result<Vec<ReportEvent>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Db>::new(
+            "SELECT id, user_id, kind, captured_at, status, reasons, lat, lon, accuracy_m, geofence_name
+             FROM attendance_events WHERE org_id = ",
+        );
+        q.push_bind(org_id).push(" AND user_id IN (");
+        push_ids(&mut q, users);
+        q.push(") AND captured_at >= ")
+            .push_bind(Timestamp(from))
+            .push(" AND captured_at < ")
+            .push_bind(Timestamp(to));
+        if let Some(key) = after {
+            // A row-value comparison: the keyset of (user, time, id), on both backends.
+            q.push(" AND (user_id, captured_at, id) > (")
+                .push_bind(key.user_id)
+                .push(", ")
+                .push_bind(Timestamp(key.captured_at))
+                .push(", ")
+                .push_bind(key.id)
+                .push(")");
+        }
+        q.push(" ORDER BY user_id, captured_at, id LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter().map(report_event_from_row).collect()
+    }
+}
