@@ -5,8 +5,10 @@
 //! A caller who may see an event but not its location gets `location: null,
 //! location_redacted: true` and no `decision.distance_m` (a distance to a known fence is a
 //! location). The photo link needs both the photo and the location permission (a photo
-//! shows where it was taken). [`present`] also reports what it disclosed about other
-//! people, so that disclosures can be audited at this single choke point.
+//! shows where it was taken). [`present`] also writes the audit of what it disclosed about
+//! other people: one `location.disclosed` entry per subject per response, with the request
+//! id, before the answer leaves. A photo link is not the photo: `photo.disclosed` is written
+//! where the image itself is served (`GET /v1/attendance/events/{id}/photo`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -17,8 +19,9 @@ use uuid::Uuid;
 use super::Decision;
 use super::event::{Kind, Location, Status, StoredEvent};
 use crate::access::Family;
+use crate::audit::{Action, Disclosures};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 /// What a caller may see of one subject's events (beyond time, kind, status and verdict).
@@ -45,15 +48,6 @@ pub struct EventView {
     pub location_redacted: bool,
     /// Where the caller may fetch the event's photo, if it has one they may see.
     pub photo_url: Option<String>,
-}
-
-/// What one view disclosed about a person other than the caller.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Disclosure {
-    pub subject_id: Uuid,
-    pub event_id: Uuid,
-    pub location: bool,
-    pub photo: bool,
 }
 
 /// The path of an event's photo.
@@ -89,59 +83,53 @@ pub fn view(event: StoredEvent, visibility: Visibility) -> EventView {
     }
 }
 
-/// What `caller` may see of `subject_id`'s events. Subjects outside the caller's
+/// What `caller` may see of each subject's events (beyond time, kind, status and verdict),
+/// for a whole answer with one relation query at most. Subjects outside the caller's
 /// organisation never reach here: events are read by the caller's `org_id`.
-pub async fn visibility(state: &AppState, caller: &Caller, subject_id: Uuid) -> ApiResult<Visibility> {
-    let location_scope = Family::Location.scope_in(caller.permissions);
-    let photo_scope = Family::Photo.scope_in(caller.permissions);
-    if location_scope.is_none() && photo_scope.is_none() {
-        return Ok(Visibility::default());
-    }
-    let subject = state
-        .repo
-        .get_user(caller.org_id, subject_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("event of an unknown user")))?;
-    Ok(Visibility {
-        location: caller.sees(state, Family::Location, &subject).await?,
-        photo: caller.sees(state, Family::Photo, &subject).await?,
-    })
+async fn visibilities(state: &AppState, caller: &Caller, subjects: &[Uuid]) -> ApiResult<HashMap<Uuid, Visibility>> {
+    let sight = caller
+        .sight(state, &[Family::Location, Family::Photo], subjects)
+        .await?;
+    Ok(subjects
+        .iter()
+        .map(|s| {
+            let visibility = Visibility {
+                location: sight.sees(Family::Location, *s),
+                photo: sight.sees(Family::Photo, *s),
+            };
+            (*s, visibility)
+        })
+        .collect())
 }
 
-/// Views of events for `caller`, in the given order, and what they disclosed about others.
+/// Views of events for `caller`, in the given order.
 pub struct Presented {
     pub views: Vec<EventView>,
-    pub disclosures: Vec<Disclosure>,
 }
 
-/// Redacts events for `caller`, judging each subject once.
+/// Redacts events for `caller` and audits the locations this shows of other people.
 pub async fn present(state: &AppState, caller: &Caller, events: Vec<StoredEvent>) -> ApiResult<Presented> {
-    let mut by_subject: HashMap<Uuid, Visibility> = HashMap::new();
-    let mut views = Vec::with_capacity(events.len());
-    let mut disclosures = Vec::new();
-    for event in events {
-        let visibility = match by_subject.get(&event.user_id) {
-            Some(v) => *v,
-            None => {
-                let v = visibility(state, caller, event.user_id).await?;
-                by_subject.insert(event.user_id, v);
-                v
+    let mut subjects: Vec<Uuid> = events.iter().map(|e| e.user_id).collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    let visible = visibilities(state, caller, &subjects).await?;
+    let mut disclosures = Disclosures::new(caller.audit());
+    let views: Vec<EventView> = events
+        .into_iter()
+        .map(|event| {
+            let visibility = visible.get(&event.user_id).copied().unwrap_or_default();
+            let view = view(event, visibility);
+            if view.location.is_some() {
+                disclosures.record(Action::LocationDisclosed, view.user_id, Some(view.id.to_string()));
             }
-        };
-        let view = view(event, visibility);
-        let photo = view.photo_url.is_some();
-        let location = view.location.is_some();
-        if view.user_id != caller.user_id && (location || photo) {
-            disclosures.push(Disclosure {
-                subject_id: view.user_id,
-                event_id: view.id,
-                location,
-                photo,
-            });
-        }
-        views.push(view);
+            view
+        })
+        .collect();
+    // Written before the answer leaves: no disclosure without its record.
+    if !disclosures.is_empty() {
+        state.repo.append_audit(&disclosures.take_entries()).await?;
     }
-    Ok(Presented { views, disclosures })
+    Ok(Presented { views })
 }
 
 #[cfg(test)]

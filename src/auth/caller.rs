@@ -10,7 +10,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::access::{Family, Permission, PermissionSet, Relation, Scope};
@@ -80,22 +80,23 @@ impl Caller {
         Ok(state.repo.relations(self.org_id, self.user_id, subjects).await?)
     }
 
-    /// Which of `subjects` (users of the caller's org) the caller may see `family` data of:
-    /// the batch form of [`Caller::sees`] for lists and reports, with one query at most and
-    /// none when the scope does not depend on the reporting tree.
-    pub async fn sees_each(&self, state: &AppState, family: Family, subjects: &[Uuid]) -> ApiResult<HashSet<Uuid>> {
-        match family.scope_in(self.permissions) {
-            None => Ok(HashSet::new()),
-            Some(Scope::Org) => Ok(subjects.iter().copied().collect()),
-            Some(Scope::Myself) => Ok(subjects.iter().copied().filter(|s| *s == self.user_id).collect()),
-            Some(scope) => Ok(self
-                .relations(state, subjects)
-                .await?
-                .into_iter()
-                .filter(|(_, relation)| scope.covers(*relation))
-                .map(|(subject, _)| subject)
-                .collect()),
-        }
+    /// What the caller may see of each of `subjects` (users of the caller's org) for
+    /// `families`: the batch form of [`Caller::sees`] for lists and reports, with one query
+    /// at most (none when no family's scope depends on the reporting tree).
+    pub async fn sight(&self, state: &AppState, families: &[Family], subjects: &[Uuid]) -> ApiResult<Sight> {
+        let needs_tree = families
+            .iter()
+            .any(|f| matches!(f.scope_in(self.permissions), Some(Scope::Direct | Scope::Team)));
+        let relations = if needs_tree {
+            self.relations(state, subjects).await?
+        } else {
+            HashMap::new()
+        };
+        Ok(Sight {
+            user_id: self.user_id,
+            permissions: self.permissions,
+            relations,
+        })
     }
 
     /// The context stamped on audit entries written for this request.
@@ -105,6 +106,28 @@ impl Caller {
             actor_id: Some(self.user_id),
             request_id: self.request_id.clone(),
             ip: self.ip.clone(),
+        }
+    }
+}
+
+/// What a caller may see of a batch of subjects, from one relation query; see
+/// [`Caller::sight`].
+#[derive(Clone, Debug)]
+pub struct Sight {
+    user_id: Uuid,
+    permissions: PermissionSet,
+    relations: HashMap<Uuid, Relation>,
+}
+
+impl Sight {
+    /// May the caller see `family` data of `subject`? The same rule as [`Caller::sees`]:
+    /// the widest granted scope must cover the subject's relation to the caller.
+    pub fn sees(&self, family: Family, subject: Uuid) -> bool {
+        match family.scope_in(self.permissions) {
+            None => false,
+            Some(Scope::Org) => true,
+            Some(Scope::Myself) => subject == self.user_id,
+            Some(scope) => self.relations.get(&subject).is_some_and(|r| scope.covers(*r)),
         }
     }
 }

@@ -7,4 +7,4 @@ pub mod password;
 pub mod refresh;
 pub mod throttle;
 
-pub use caller::Caller;
+pub use caller::{Caller, Sight};

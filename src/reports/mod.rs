@@ -47,48 +47,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::attendance::event::{Kind, Status};
+
 /// The longest report, in days (`to - from + 1`).
 pub const MAX_DAYS: u64 = 366;
-
-/// Check-in or check-out, as stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    CheckIn,
-    CheckOut,
-}
-
-impl Kind {
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "check_in" => Some(Kind::CheckIn),
-            "check_out" => Some(Kind::CheckOut),
-            _ => None,
-        }
-    }
-}
-
-/// The stored status of an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Accepted,
-    Flagged,
-    Rejected,
-}
-
-impl Outcome {
-    pub fn parse(s: &str) -> Option<Outcome> {
-        match s {
-            "accepted" => Some(Outcome::Accepted),
-            "flagged" => Some(Outcome::Flagged),
-            "rejected" => Some(Outcome::Rejected),
-            _ => None,
-        }
-    }
-
-    fn counts(self) -> bool {
-        self != Outcome::Rejected
-    }
-}
 
 /// Where an event was, as reports may show it.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,7 +68,7 @@ pub struct ReportEvent {
     pub user_id: Uuid,
     pub kind: Kind,
     pub captured_at: DateTime<Utc>,
-    pub outcome: Outcome,
+    pub status: Status,
     /// The reasons include `outside_geofence`.
     pub outside: bool,
     /// `None` once erased or expired.
@@ -251,18 +213,19 @@ struct Day {
 impl Day {
     fn add(&mut self, e: &ReportEvent) {
         self.events += 1;
-        match e.outcome {
-            Outcome::Flagged => self.flagged += 1,
-            Outcome::Rejected => self.rejected += 1,
-            Outcome::Accepted => {}
+        match e.status {
+            Status::Flagged => self.flagged += 1,
+            Status::Rejected => self.rejected += 1,
+            Status::Accepted => {}
         }
         if e.kind == Kind::CheckIn {
             self.check_ins += 1;
-            if e.outcome != Outcome::Accepted && e.outside {
+            if e.status != Status::Accepted && e.outside {
                 self.check_ins_outside += 1;
             }
         }
-        if !e.outcome.counts() {
+        // Rejected attempts are tallied above and count for nothing else.
+        if e.status == Status::Rejected {
             return;
         }
         match e.kind {
@@ -397,13 +360,13 @@ mod tests {
         DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc)
     }
 
-    fn ev(kind: Kind, t: &str, outcome: Outcome) -> ReportEvent {
+    fn ev(kind: Kind, t: &str, status: Status) -> ReportEvent {
         ReportEvent {
             id: Uuid::now_v7(),
             user_id: Uuid::nil(),
             kind,
             captured_at: at(t),
-            outcome,
+            status,
             outside: false,
             place: Some(Place {
                 lat: 12.97,
@@ -427,7 +390,7 @@ mod tests {
     }
 
     use Kind::{CheckIn as In, CheckOut as Out};
-    use Outcome::{Accepted as Ok_, Flagged, Rejected};
+    use Status::{Accepted as Ok_, Flagged, Rejected};
 
     #[test]
     fn a_day_with_pairs_counts_minutes_and_first_and_last() {

@@ -149,7 +149,7 @@ impl ReportRun {
     /// The rows of one page of users, grouped by user in page order.
     async fn page_rows(&self, subjects: &[ReportSubject]) -> ApiResult<Vec<ReportRow>> {
         let ids: Vec<Uuid> = subjects.iter().map(|s| s.id).collect();
-        let located = self.caller.sees_each(&self.state, Family::Location, &ids).await?;
+        let sight = self.caller.sight(&self.state, &[Family::Location], &ids).await?;
         let mut users: Vec<(UserDays<'_>, Vec<ReportRow>)> = subjects
             .iter()
             .map(|s| {
@@ -157,7 +157,7 @@ impl ReportRun {
                     s,
                     s.timezone(self.spec.org_timezone),
                     self.spec.range,
-                    located.contains(&s.id),
+                    sight.sees(Family::Location, s.id),
                 );
                 (days, Vec::new())
             })

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::access::{Family, Permission};
-use crate::audit::Action;
+use crate::audit::{Action, Disclosures};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::has_media_type;
@@ -172,13 +172,10 @@ pub async fn event_photo(state: web::Data<AppState>, caller: Caller, id: web::Pa
             HttpResponse::Ok().content_type(stored.content_type).body(stored.bytes)
         }
     };
-    if subject.id != caller.user_id {
-        state
-            .repo
-            .append_audit(&[caller
-                .audit()
-                .entry(Action::PhotoDisclosed, Some(subject.id), Some(id.to_string()))])
-            .await?;
+    let mut disclosures = Disclosures::new(caller.audit());
+    disclosures.record(Action::PhotoDisclosed, subject.id, Some(id.to_string()));
+    if !disclosures.is_empty() {
+        state.repo.append_audit(&disclosures.take_entries()).await?;
     }
     Ok(with_safe_headers(answer))
 }

@@ -1,9 +1,11 @@
 // What attendance reports read (see `all.rs` for how this file is compiled).
 
 fn report_event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<ReportEvent> {
+    use crate::attendance::Reason;
+    use crate::attendance::event::{Kind, Status};
     let kind: String = row.try_get("kind")?;
     let status: String = row.try_get("status")?;
-    let reasons: sqlx::types::Json<Vec<String>> = row.try_get("reasons")?;
+    let reasons: sqlx::types::Json<Vec<Reason>> = row.try_get("reasons")?;
     let lat: Option<f64> = row.try_get("lat")?;
     let lon: Option<f64> = row.try_get("lon")?;
     let place = match (lat, lon) {
@@ -20,8 +22,8 @@ fn report_event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<ReportEven
         user_id: row.try_get("user_id")?,
         kind: Kind::parse(&kind).ok_or_else(|| StorageError::Corrupt(format!("event kind {kind:?}")))?,
         captured_at: row.try_get::<Timestamp, _>("captured_at")?.0,
-        outcome: Outcome::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("event status {status:?}")))?,
-        outside: reasons.0.iter().any(|r| r == "outside_geofence"),
+        status: Status::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("event status {status:?}")))?,
+        outside: reasons.0.contains(&Reason::OutsideGeofence),
         place,
     })
 }
