@@ -74,8 +74,14 @@ impl PhotoRecordStore for SqlRepo {
     }
 
     async fn user_photos(&self, org_id: Uuid, user_id: Uuid) -> Result<Vec<PhotoRecord>> {
-        let sql = format!("SELECT {PHOTO_COLUMNS} FROM photos WHERE org_id = $1 AND user_id = $2 AND status <> 'deleted' ORDER BY id");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_id).bind(user_id).fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT {PHOTO_COLUMNS} FROM photos WHERE org_id = $1 AND user_id = $2 AND status <> 'deleted' ORDER BY id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(photo_from_row).collect()
     }
 
