@@ -6,6 +6,8 @@
 //! it is gone. A failed store delete is retried by the next erasure or retention run, so
 //! nothing is left behind and nothing is removed twice.
 
+pub mod export;
+
 use chrono::{Duration, Utc};
 use std::sync::Arc;
 use uuid::Uuid;

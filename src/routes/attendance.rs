@@ -66,7 +66,15 @@ async fn record_one(
     if let Some(existing) = recorder.replay(&input, source).await? {
         return Ok(Recorded::Replayed(existing));
     }
-    let photo = claim_photo(state, caller, &input).await?;
+    let photo = match claim_photo(state, caller, &input).await {
+        Ok(photo) => photo,
+        // A concurrent twin of this request may have attached the photo between the look-up
+        // above and the claim: then its event is this request's answer.
+        Err(refused) => match recorder.replay(&input, source).await? {
+            Some(existing) => return Ok(Recorded::Replayed(existing)),
+            None => return Err(refused),
+        },
+    };
     recorder.record(input, source, photo, online).await
 }
 

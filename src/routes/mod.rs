@@ -50,7 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         geofences::retire, geofences::test, geofences::simulate,
         attendance::record, attendance::batch, attendance::list, attendance::get,
         photos::upload, photos::presign, photos::event_photo,
-        privacy::erase,
+        privacy::erase, privacy::export_me, privacy::export_user,
         applogs::upload, applogs::list,
         reports::attendance,
     ),

@@ -1,6 +1,7 @@
-//! Privacy rights: `POST /v1/users/{id}/erase` (`privacy.manage`).
+//! Privacy rights: export (`GET /v1/me/export`, `GET /v1/users/{id}/export`) and erasure
+//! (`POST /v1/users/{id}/erase`); the last two need `privacy.manage`.
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -47,6 +48,43 @@ pub async fn erase(state: web::Data<AppState>, caller: Caller, id: web::Path<Uui
     }))
 }
 
+/// Starts the streamed export of `subject`, audited before the first byte leaves.
+async fn export(state: web::Data<AppState>, caller: &Caller, subject_id: Uuid) -> ApiResult<HttpResponse> {
+    let subject = state
+        .repo
+        .get_user(caller.org_id, subject_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let audit = caller
+        .audit()
+        .entry(Action::DataExported, Some(subject.id), Some(subject.id.to_string()));
+    state.repo.append_audit(&[audit]).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "private, no-store"))
+        .streaming(privacy::export::stream(state, subject)))
+}
+
+#[utoipa::path(get, path = "/v1/me/export", tag = "privacy",
+    responses((status = 200, description = "everything held about the caller: `{exported_at, profile, events, photos, app_logs, disclosures}`, streamed",
+        content_type = "application/json")),
+    security(("bearer" = [])))]
+#[get("/v1/me/export")]
+pub async fn export_me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    let me = caller.user_id;
+    export(state, &caller, me).await
+}
+
+#[utoipa::path(get, path = "/v1/users/{id}/export", tag = "privacy",
+    responses((status = 200, description = "the same document as `/v1/me/export`, for another user", content_type = "application/json"),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[get("/v1/users/{id}/export")]
+pub async fn export_user(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    caller.require(Permission::PrivacyManage)?;
+    export(state, &caller, *id).await
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(erase);
+    cfg.service(erase).service(export_me).service(export_user);
 }

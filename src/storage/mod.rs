@@ -298,6 +298,8 @@ pub trait PhotoRecordStore: Send + Sync {
     /// Records a vetted direct upload under its new key.
     async fn mark_photo_ready(&self, photo: &PhotoRecord) -> Result<()>;
     async fn photo_attached(&self, org_id: Uuid, photo_id: Uuid) -> Result<bool>;
+    /// A user's photos that still exist, oldest first (for their export).
+    async fn user_photos(&self, org_id: Uuid, user_id: Uuid) -> Result<Vec<PhotoRecord>>;
     /// The photo of an event with the event's user (the photo's subject).
     async fn event_photo(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<(Uuid, PhotoRecord)>>;
 }

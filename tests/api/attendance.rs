@@ -410,6 +410,19 @@ backend_tests! {
         let bodies: Vec<&Value> = answers.iter().map(|a| &a.body).collect();
         assert!(bodies.iter().all(|b| *b == bodies[0]), "every answer is the original");
         assert_eq!(events(&app, &w.employee, "").await.len(), 1);
+        // With a photo too: the photo's own unique key may fire first for the losers, and
+        // they still answer with the winner's event.
+        let photo = raw_post(&app, "/v1/photos", &w.employee, "image/jpeg", crate::photos::jpeg_with_exif()).await.expect(201);
+        let mut body = event_at(IN, ago(2));
+        body["photo_id"] = photo["photo_id"].clone();
+        let sends = (0..16).map(|_| app.post("/v1/attendance/events", &w.employee, body.clone()));
+        let answers = futures_util::future::join_all(sends).await;
+        let statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "one created: {statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 15, "fifteen replays: {statuses:?}");
+        assert!(answers.iter().all(|a| a.body == answers[0].body));
+        assert!(answers[0].body["photo_url"].is_string());
+        assert_eq!(events(&app, &w.employee, "").await.len(), 2);
     }
 
     async fn batches_are_judged_in_capture_order_item_by_item_and_resends_write_nothing(app: TestApp) {

@@ -121,3 +121,65 @@ backend_tests! {
         assert!(photos.get(&muster::photos::PhotoKey::from_stored(gone.storage_key).unwrap()).await.unwrap().is_none());
     }
 }
+
+/// Export and erasure of a person with events, photos, app logs and disclosures.
+mod export {
+    use super::*;
+
+    fn check_in_body(lat: f64, lon: f64) -> serde_json::Value {
+        json!({
+            "client_event_id": uuid::Uuid::new_v4(), "kind": "check_in", "captured_at": chrono::Utc::now().to_rfc3339(),
+            "location": {"lat": lat, "lon": lon, "accuracy_m": 8.0, "provider": "gps", "is_mock": false},
+            "device": {"id": "device-1", "model": "Pixel 8", "os": "android", "os_version": "15", "app_version": "1.0"},
+            "note": "at the gate",
+        })
+    }
+
+    backend_tests! {
+        async fn exports_hold_everything_and_erasure_keeps_only_the_skeleton(app: TestApp) {
+            let admin = app.admin().await;
+            let (manager, manager_token) = app.user(&admin, "m@example.com", &["employee", "manager"], None).await;
+            let (employee, token) = app.user(&admin, "e@example.com", &["employee"], Some(manager["id"].as_str().unwrap())).await;
+            let (_, hr) = app.user(&admin, "hr@example.com", &["employee", "hr"], None).await;
+            let id = employee["id"].as_str().unwrap().to_owned();
+            let event = app.post("/v1/attendance/events", &token, check_in_body(12.97, 77.59)).await.expect(201);
+            upload(&app, &token).await;
+            let logs = json!({"device": {"id": "d1", "name": "Asha's phone", "model": "Pixel 8", "os": "android", "os_version": "15", "app_version": "1.0"},
+                "app_config": {"tracking": true}, "entries": [{"ts": chrono::Utc::now().to_rfc3339(), "level": "info", "event": "sync", "message": "synced", "attrs": {}}]});
+            app.post("/v1/app-logs", &token, logs).await.expect(202);
+            // The manager sees the direct report's location: a disclosure.
+            let seen = app.get(&format!("/v1/attendance/events/{}", event["id"].as_str().unwrap()), &manager_token).await.expect(200);
+            assert_eq!(seen["location"]["lat"], 12.97);
+
+            let mine = app.get("/v1/me/export", &token).await.expect(200);
+            assert_eq!(mine["profile"]["email"], "e@example.com");
+            assert_eq!(mine["events"].as_array().unwrap().len(), 1);
+            assert_eq!(mine["events"][0]["location"]["lat"], 12.97);
+            assert_eq!(mine["photos"].as_array().unwrap().len(), 1);
+            assert_eq!(mine["app_logs"][0]["ip"], "127.0.0.1");
+            assert_eq!(mine["disclosures"][0]["actor_id"], manager["id"]);
+            assert_eq!(mine["disclosures"][0]["action"], "location.disclosed");
+
+            app.get(&format!("/v1/users/{id}/export"), &manager_token).await.problem(403, "forbidden");
+            let by_hr = app.get(&format!("/v1/users/{id}/export"), &hr).await.expect(200);
+            assert_eq!(by_hr["events"], mine["events"]);
+            let other = app.second_org("admin2@example.com").await;
+            app.get(&format!("/v1/users/{id}/export"), &other).await.problem(404, "not_found");
+            let audit = app.get(&format!("/v1/audit?action=privacy.exported&subject_id={id}"), &admin).await.expect(200);
+            assert_eq!(audit["items"].as_array().unwrap().len(), 2);
+
+            app.post(&format!("/v1/users/{id}/erase"), &hr, json!({})).await.expect(202);
+            let after = app.get("/v1/me/export", &token).await.expect(200);
+            let skeleton = &after["events"][0];
+            assert_eq!(skeleton["kind"], "check_in", "the attendance skeleton stays");
+            assert_eq!(skeleton["status"], event["status"]);
+            assert!(skeleton["location"].is_null());
+            assert!(skeleton["decision"]["distance_m"].is_null());
+            assert!(skeleton["photo_url"].is_null());
+            assert!(after["photos"].as_array().unwrap().is_empty());
+            assert!(after["app_logs"].as_array().unwrap().is_empty());
+            let listed = app.get("/v1/attendance/events", &token).await.expect(200);
+            assert!(listed["items"][0]["location"].is_null());
+        }
+    }
+}

@@ -15,9 +15,9 @@ use crate::org::{NewOrg, Org, OrgPatch, Policy};
 use crate::reports::{Place, ReportEvent, ReportSubject};
 use crate::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, StoredFence};
 use crate::storage::{
-    AuditStore, EventKey, EventStore, LoginRecord, OrgStore, Page, PageRequest, PhotoRecordStore, PoolStats,
-    Principal, PrivacyStore, RefreshOutcome, Repo, ReportStore, SiteStore, StorageError, Timestamp, TokenStore,
-    UserScope, UserStore,
+    AuditStore, EventKey, EventStore, LoginRecord, OrgStore, Page, PageRequest, PhotoRecordStore, PoolStats, Principal,
+    PrivacyStore, RefreshOutcome, Repo, ReportStore, SiteStore, StorageError, Timestamp, TokenStore, UserScope,
+    UserStore,
 };
 use crate::uploads::{PhotoRecord, PhotoStatus};
 use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};

@@ -73,6 +73,18 @@ impl PhotoRecordStore for SqlRepo {
         Ok(n > 0)
     }
 
+    async fn user_photos(&self, org_id: Uuid, user_id: Uuid) -> Result<Vec<PhotoRecord>> {
+        let sql = format!(
+            "SELECT {PHOTO_COLUMNS} FROM photos WHERE org_id = $1 AND user_id = $2 AND status <> 'deleted' ORDER BY id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(photo_from_row).collect()
+    }
+
     async fn event_photo(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<(Uuid, PhotoRecord)>> {
         let sql = format!(
             "SELECT e.user_id AS subject_id, {} FROM attendance_events e JOIN photos p ON p.org_id = e.org_id AND p.id = e.photo_id

@@ -1,0 +1,190 @@
+//! `GET /v1/me/export` and `GET /v1/users/{id}/export`: everything the server holds about a
+//! person, as one JSON document, streamed.
+//!
+//! The document is written section by section while each section is paged out of the
+//! database, so a long history never sits in memory: `{"exported_at", "profile", "events",
+//! "photos", "app_logs", "disclosures"}`. The subject's own data is shown in full (their
+//! locations, device details, IP addresses), whoever asked with the right to ask.
+
+use actix_web::web;
+use chrono::Utc;
+use futures_util::Stream;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::applogs::AppLogFilter;
+use crate::attendance::event::{EventFilter, EventScope};
+use crate::attendance::redact::{Visibility, view};
+use crate::audit::{Action, AuditFilter};
+use crate::state::AppState;
+use crate::storage::{PageRequest, UserScope};
+use crate::users::User;
+
+/// Rows fetched per database round trip.
+const PAGE: u32 = 500;
+
+type Chunk = Result<web::Bytes, std::io::Error>;
+
+/// A photo as the export lists it.
+#[derive(Serialize)]
+struct PhotoEntry {
+    photo_id: Uuid,
+    sha256: Option<String>,
+    bytes: Option<i64>,
+    content_type: Option<String>,
+    created_at: chrono::DateTime<Utc>,
+}
+
+struct Writer {
+    tx: mpsc::Sender<Chunk>,
+    first: bool,
+}
+
+impl Writer {
+    async fn raw(&mut self, text: String) -> bool {
+        self.tx.send(Ok(web::Bytes::from(text))).await.is_ok()
+    }
+
+    /// Opens a JSON array member named `name`.
+    async fn open(&mut self, name: &str) -> bool {
+        self.first = true;
+        self.raw(format!(",\"{name}\":[")).await
+    }
+
+    async fn item(&mut self, value: &impl Serialize) -> bool {
+        let Ok(json) = serde_json::to_string(value) else {
+            return false;
+        };
+        let sep = if std::mem::take(&mut self.first) { "" } else { "," };
+        self.raw(format!("{sep}{json}")).await
+    }
+
+    async fn close(&mut self) -> bool {
+        self.raw("]".to_owned()).await
+    }
+}
+
+/// Streams the export of `subject`. A database failure mid-way ends the stream with an
+/// error, so the client sees a broken download, never a silently truncated document.
+pub fn stream(state: web::Data<AppState>, subject: User) -> impl Stream<Item = Chunk> {
+    let (tx, rx) = mpsc::channel::<Chunk>(8);
+    tokio::spawn(async move {
+        let error_tx = tx.clone();
+        if let Err(e) = write(&state, subject, Writer { tx, first: true }).await {
+            tracing::error!(error = %e, "export failed part-way");
+            let _ = error_tx.send(Err(std::io::Error::other("export failed"))).await;
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) })
+}
+
+async fn write(state: &AppState, subject: User, mut out: Writer) -> anyhow::Result<()> {
+    let (org_id, user_id) = (subject.org_id, subject.id);
+    let head = serde_json::json!({ "exported_at": Utc::now(), "profile": subject });
+    let head = head.to_string();
+    // Reopen the object to append the streamed sections.
+    if !out.raw(head[..head.len() - 1].to_owned()).await {
+        return Ok(());
+    }
+
+    out.open("events").await;
+    let filter = EventFilter {
+        scope: EventScope::User(user_id),
+        from: None,
+        to: None,
+        kind: None,
+        status: None,
+    };
+    let mut after = None;
+    loop {
+        let page = state
+            .repo
+            .list_events(org_id, &filter, PageRequest { limit: PAGE, after })
+            .await?;
+        for event in page.items {
+            if !out
+                .item(&view(
+                    event,
+                    Visibility {
+                        location: true,
+                        photo: true,
+                    },
+                ))
+                .await
+            {
+                return Ok(());
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    out.close().await;
+
+    out.open("photos").await;
+    for photo in state.repo.user_photos(org_id, user_id).await? {
+        let entry = PhotoEntry {
+            photo_id: photo.id,
+            sha256: photo.sha256,
+            bytes: photo.bytes,
+            content_type: photo.content_type,
+            created_at: photo.created_at,
+        };
+        out.item(&entry).await;
+    }
+    out.close().await;
+
+    out.open("app_logs").await;
+    let filter = AppLogFilter {
+        scope: UserScope::Org,
+        user_id: Some(user_id),
+        from: None,
+        to: None,
+        level: None,
+    };
+    let mut after = None;
+    loop {
+        let page = state
+            .repo
+            .list_app_logs(org_id, &filter, PageRequest { limit: PAGE, after })
+            .await?;
+        for entry in &page.items {
+            out.item(entry).await;
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    out.close().await;
+
+    out.open("disclosures").await;
+    let filter = AuditFilter {
+        subject_id: Some(user_id),
+        actions: Action::ALL
+            .iter()
+            .filter(|a| a.is_disclosure())
+            .map(|a| a.as_str().to_owned())
+            .collect(),
+        ..AuditFilter::default()
+    };
+    let mut after = None;
+    loop {
+        let page = state
+            .repo
+            .list_audit(org_id, &filter, PageRequest { limit: PAGE, after })
+            .await?;
+        for entry in &page.items {
+            out.item(entry).await;
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    out.close().await;
+    out.raw("}".to_owned()).await;
+    Ok(())
+}
