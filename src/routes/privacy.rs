@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::access::Permission;
-use crate::audit::Action;
+use crate::audit::{Action, Disclosures};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::privacy;
@@ -55,10 +55,20 @@ async fn export(state: web::Data<AppState>, caller: &Caller, subject_id: Uuid) -
         .get_user(caller.org_id, subject_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let audit = caller
-        .audit()
-        .entry(Action::DataExported, Some(subject.id), Some(subject.id.to_string()));
-    state.repo.append_audit(&[audit]).await?;
+    let mut audit = vec![
+        caller
+            .audit()
+            .entry(Action::DataExported, Some(subject.id), Some(subject.id.to_string())),
+    ];
+    // Someone else's export shows their locations and app-log PII in full: the subject
+    // finds that among their disclosures too (`GET /v1/me/disclosures`), not only in the
+    // trail. Photo links are not the photos, which are audited where they are served.
+    let mut disclosures = Disclosures::new(caller.audit());
+    let object = Some(format!("export:{}", subject.id));
+    disclosures.record(Action::LocationDisclosed, subject.id, object.clone());
+    disclosures.record(Action::AppLogPiiDisclosed, subject.id, object);
+    audit.extend(disclosures.take_entries());
+    state.repo.append_audit(&audit).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((actix_web::http::header::CACHE_CONTROL, "private, no-store"))

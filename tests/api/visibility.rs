@@ -582,6 +582,14 @@ backend_tests! {
         // The other tenant's trail holds none of it.
         let other = app.get("/v1/audit?action=location.disclosed", &t.b_admin.token).await.expect(200);
         assert!(other["items"].as_array().unwrap().is_empty());
+        // HR exporting leaf's data shows leaf's locations in full: leaf learns of it. Exporting
+        // one's own data is no disclosure.
+        get_as_request(&app, &format!("/v1/users/{}/export", t.leaf.id), &t.hr.token, "export-by-hr").await.expect(200);
+        assert_eq!(disclosed_in(&app, &t, "export-by-hr").await, BTreeMap::from([("leaf", 1)]));
+        let leafs = app.get("/v1/me/disclosures", &t.leaf.token).await.expect(200);
+        assert_eq!(t.names(&leafs["items"], "actor_id"), set(&["mid", "hr"]));
+        get_as_request(&app, "/v1/me/export", &t.peer.token, "own-export").await.expect(200);
+        assert!(disclosed_in(&app, &t, "own-export").await.is_empty());
     }
 
     async fn every_role_sees_exactly_its_app_logs(app: TestApp) {
