@@ -215,6 +215,15 @@ fn reports(c: &mut Criterion) {
         eprintln!("set up database {}", bench.database);
         return;
     }
+    if std::env::var_os("MUSTER_BENCH_TRACE").is_some() {
+        // One request of each kind with the server's and sqlx's statement timings logged.
+        muster::telemetry::init_logging(muster::config::LogFormat::Text);
+        for (token, query) in [(&bench.hr, "scope=org"), (&bench.manager, "scope=team")] {
+            let started = std::time::Instant::now();
+            let bytes = rt.block_on(fetch(&bench, token, query));
+            eprintln!("{query}: {bytes} bytes in {:?}", started.elapsed());
+        }
+    }
     let mut group = c.benchmark_group("attendance_report_1000_users_31_days");
     group.sample_size(10).measurement_time(Duration::from_secs(20));
     group.bench_function("org_json", |b| {

@@ -413,6 +413,13 @@ backend_tests! {
         assert_eq!(leaf[&id(&t.leaf)], Myself);
         assert!(leaf.iter().filter(|(k, _)| **k != id(&t.leaf)).all(|(_, r)| *r == Org));
         assert!(repo.relations(org, id(&t.top), &[]).await.unwrap().is_empty());
+        // Large batches (more than one statement's worth) answer for the known users only.
+        let mut many: Vec<uuid::Uuid> = (0..2500).map(|_| uuid::Uuid::now_v7()).collect();
+        many.push(id(&t.leaf));
+        many.push(id(&t.b_user));
+        let big = repo.relations(org, id(&t.top), &many).await.expect("relations");
+        assert_eq!(big.len(), 1);
+        assert_eq!(big[&id(&t.leaf)], Team);
         // The single-subject check agrees with the batch.
         assert!(repo.is_in_team(org, id(&t.top), id(&t.leaf)).await.unwrap());
         assert!(!repo.is_in_team(org, id(&t.mid), id(&t.peer)).await.unwrap());

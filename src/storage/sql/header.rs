@@ -122,3 +122,18 @@ fn push_team_cte(q: &mut QueryBuilder<Db>, org_id: Uuid, viewer: Uuid) {
         .push_bind(org_id)
         .push(") ");
 }
+
+/// `VALUES ($a), ($b), ...` for a CTE of ids (`WITH ids(id) AS (VALUES ...)`), to join
+/// against rather than filter with `IN (...)`. PostgreSQL switches a prepared statement to a
+/// generic plan after a few runs, and its generic plan for `col IN ($2, ..., $133)` scans the
+/// whole org and compares every row with every parameter (330 ms instead of 20 ms for one
+/// report page of 132 users); a joined VALUES list has an exact row count in any plan.
+fn push_id_values(q: &mut QueryBuilder<Db>, ids: &[Uuid]) {
+    q.push("VALUES ");
+    let mut rows = q.separated(", ");
+    for id in ids {
+        rows.push("(");
+        rows.push_bind_unseparated(*id);
+        rows.push_unseparated(")");
+    }
+}

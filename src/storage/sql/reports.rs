@@ -28,13 +28,6 @@ fn report_event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<ReportEven
     })
 }
 
-fn push_ids(q: &mut QueryBuilder<Db>, ids: &[Uuid]) {
-    let mut list = q.separated(", ");
-    for id in ids {
-        list.push_bind(*id);
-    }
-}
-
 #[async_trait]
 impl ReportStore for SqlRepo {
     async fn team_ids(&self, org_id: Uuid, viewer: Uuid) -> Result<Vec<Uuid>> {
@@ -66,18 +59,22 @@ impl ReportStore for SqlRepo {
         }
         // The first site in `site_ids` order (by site id, as the user object lists them)
         // decides the time zone; the index on user_sites (user_id, site_id) answers it.
-        let mut q = QueryBuilder::<Db>::new(
+        let mut q = QueryBuilder::<Db>::new("");
+        if let Some(ids) = ids {
+            q.push("WITH ids(id) AS (");
+            push_id_values(&mut q, ids);
+            q.push(") ");
+        }
+        q.push(
             "SELECT u.id, u.employee_code, u.name,
                     (SELECT s.timezone FROM user_sites us JOIN sites s ON s.org_id = us.org_id AND s.id = us.site_id
                      WHERE us.user_id = u.id ORDER BY us.site_id LIMIT 1) AS site_timezone
-             FROM users u WHERE u.org_id = ",
+             FROM users u",
         );
-        q.push_bind(org_id);
-        if let Some(ids) = ids {
-            q.push(" AND u.id IN (");
-            push_ids(&mut q, ids);
-            q.push(")");
+        if ids.is_some() {
+            q.push(" JOIN ids ON ids.id = u.id");
         }
+        q.push(" WHERE u.org_id = ").push_bind(org_id);
         if let Some(after) = after {
             q.push(" AND u.id > ").push_bind(after);
         }
@@ -115,19 +112,21 @@ impl ReportStore for SqlRepo {
         if users.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<Db>::new(
-            "SELECT id, user_id, kind, captured_at, status, reasons, lat, lon, accuracy_m, geofence_name
-             FROM attendance_events WHERE org_id = ",
-        );
-        q.push_bind(org_id).push(" AND user_id IN (");
-        push_ids(&mut q, users);
-        q.push(") AND captured_at >= ")
-            .push_bind(Timestamp(from))
-            .push(" AND captured_at < ")
-            .push_bind(Timestamp(to));
+        let mut q = QueryBuilder::<Db>::new("WITH ids(id) AS (");
+        push_id_values(&mut q, users);
+        q.push(
+            ") SELECT e.id, e.user_id, e.kind, e.captured_at, e.status, e.reasons, e.lat, e.lon, e.accuracy_m,
+                      e.geofence_name
+               FROM ids JOIN attendance_events e ON e.user_id = ids.id WHERE e.org_id = ",
+        )
+        .push_bind(org_id)
+        .push(" AND e.captured_at >= ")
+        .push_bind(Timestamp(from))
+        .push(" AND e.captured_at < ")
+        .push_bind(Timestamp(to));
         if let Some(key) = after {
             // A row-value comparison: the keyset of (user, time, id), on both backends.
-            q.push(" AND (user_id, captured_at, id) > (")
+            q.push(" AND (e.user_id, e.captured_at, e.id) > (")
                 .push_bind(key.user_id)
                 .push(", ")
                 .push_bind(Timestamp(key.captured_at))
@@ -135,7 +134,7 @@ impl ReportStore for SqlRepo {
                 .push_bind(key.id)
                 .push(")");
         }
-        q.push(" ORDER BY user_id, captured_at, id LIMIT ")
+        q.push(" ORDER BY e.user_id, e.captured_at, e.id LIMIT ")
             .push_bind(i64::from(limit));
         let rows = q.build().fetch_all(&self.pool).await?;
         rows.iter().map(report_event_from_row).collect()

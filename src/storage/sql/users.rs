@@ -452,29 +452,25 @@ const RELATION_BATCH: usize = 1000;
 /// on a loaded 2-core machine). `UNION` on (subject, ancestor) ends the walk even if a
 /// cycle ever slipped into the data; the root's NULL manager ends it at the top.
 fn relation_query(org_id: Uuid, viewer: Uuid, subjects: &[Uuid]) -> QueryBuilder<Db> {
-    let mut q = QueryBuilder::<Db>::new(
-        "WITH RECURSIVE subjects(id, manager_id) AS (SELECT id, manager_id FROM users WHERE org_id = ",
-    );
-    q.push_bind(org_id).push(" AND id IN (");
-    let mut ids = q.separated(", ");
-    for id in subjects {
-        ids.push_bind(*id);
-    }
-    q.push(
-        ")), chain(subject, ancestor) AS (
+    let mut q = QueryBuilder::<Db>::new("WITH RECURSIVE ids(id) AS (");
+    push_id_values(&mut q, subjects);
+    q.push("), subjects(id, manager_id) AS (SELECT u.id, u.manager_id FROM ids JOIN users u ON u.org_id = ")
+        .push_bind(org_id)
+        .push(
+            " AND u.id = ids.id), chain(subject, ancestor) AS (
              SELECT id, manager_id FROM subjects WHERE manager_id IS NOT NULL
              UNION
              SELECT c.subject, (SELECT u.manager_id FROM users u WHERE u.org_id = ",
-    )
-    .push_bind(org_id)
-    .push(" AND u.id = c.ancestor) FROM chain c WHERE c.ancestor IS NOT NULL AND c.ancestor <> ")
-    .push_bind(viewer)
-    .push(
-        ")
+        )
+        .push_bind(org_id)
+        .push(" AND u.id = c.ancestor) FROM chain c WHERE c.ancestor IS NOT NULL AND c.ancestor <> ")
+        .push_bind(viewer)
+        .push(
+            ")
          SELECT s.id, s.manager_id, t.subject AS in_team FROM subjects s
          LEFT JOIN (SELECT DISTINCT subject FROM chain WHERE ancestor = ",
-    )
-    .push_bind(viewer)
-    .push(") t ON t.subject = s.id");
+        )
+        .push_bind(viewer)
+        .push(") t ON t.subject = s.id");
     q
 }
