@@ -22,13 +22,15 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::EventKey;
 
-/// Rows per page: bounds the memory of one step whatever the range.
-pub const ROW_BUDGET: u64 = 4096;
-/// Users per page at most (a one-day report).
-pub const MAX_PAGE_USERS: u64 = 500;
-/// Events per storage round trip: above what a page of users usually has (the row budget
-/// times two to four events a day), so that a page is one query and one sort.
-pub const EVENT_PAGE: u32 = 20_000;
+/// Rows per page: bounds the memory of one step whatever the range (~16k rows, a few MB
+/// as structs and as much again encoded). Fewer, larger pages mean fewer round trips: 1,000
+/// users × 31 days is two pages.
+pub const ROW_BUDGET: u64 = 16_384;
+/// Users per page at most (a short report), within one relation batch.
+pub const MAX_PAGE_USERS: u64 = 1000;
+/// Events per storage round trip: about what a full page of users has (two to four events
+/// a day), so that a page is usually one or two queries; at most a few MB.
+pub const EVENT_PAGE: u32 = 40_000;
 
 /// What to report on.
 #[derive(Clone, Debug)]
@@ -149,7 +151,20 @@ impl ReportRun {
     /// The rows of one page of users, grouped by user in page order.
     async fn page_rows(&self, subjects: &[ReportSubject]) -> ApiResult<Vec<ReportRow>> {
         let ids: Vec<Uuid> = subjects.iter().map(|s| s.id).collect();
-        let sight = self.caller.sight(&self.state, &[Family::Location], &ids).await?;
+        let (from, to) = self.window;
+        let org = self.caller.org_id;
+        // Whose locations the caller may see and the first page of events do not depend on
+        // each other: ask for both at once (two pooled connections).
+        let (sight, mut events) =
+            futures_util::future::try_join(self.caller.sight(&self.state, &[Family::Location], &ids), async {
+                let page = self
+                    .state
+                    .repo
+                    .report_events(org, &ids, from, to, None, EVENT_PAGE)
+                    .await?;
+                Ok::<_, ApiError>(page)
+            })
+            .await?;
         let mut users: Vec<(UserDays<'_>, Vec<ReportRow>)> = subjects
             .iter()
             .map(|s| {
@@ -163,29 +178,25 @@ impl ReportRun {
             })
             .collect();
         let index: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        let (from, to) = self.window;
-        let mut after = None;
         loop {
-            let events = self
-                .state
-                .repo
-                .report_events(self.caller.org_id, &ids, from, to, after, EVENT_PAGE)
-                .await?;
             for event in &events {
                 if let Some((days, out)) = index.get(&event.user_id).and_then(|i| users.get_mut(*i)) {
                     days.push(event, out);
                 }
             }
-            match events.last() {
-                Some(last) if events.len() == EVENT_PAGE as usize => {
-                    after = Some(EventKey {
-                        user_id: last.user_id,
-                        captured_at: last.captured_at,
-                        id: last.id,
-                    });
-                }
+            let after = match events.last() {
+                Some(last) if events.len() == EVENT_PAGE as usize => EventKey {
+                    user_id: last.user_id,
+                    captured_at: last.captured_at,
+                    id: last.id,
+                },
                 _ => break,
-            }
+            };
+            events = self
+                .state
+                .repo
+                .report_events(org, &ids, from, to, Some(after), EVENT_PAGE)
+                .await?;
         }
         let mut rows = Vec::new();
         for (days, mut out) in users {
