@@ -181,5 +181,32 @@ mod export {
             let listed = app.get("/v1/attendance/events", &token).await.expect(200);
             assert!(listed["items"][0]["location"].is_null());
         }
+
+        async fn retention_removes_locations_older_than_the_policy(app: TestApp) {
+            let admin = app.admin().await;
+            let (_, token) = app.user(&admin, "e@example.com", &["employee"], None).await;
+            let old = app.post("/v1/attendance/events", &token, check_in_body(12.97, 77.59)).await.expect(201);
+            let mut policy = app.get("/v1/policy", &admin).await.expect(200);
+            policy["retention"]["location_days"] = json!(30);
+            app.put("/v1/policy", &admin, policy).await.expect(200);
+            let stamp = match app.backend {
+                Backend::Postgres => "now() - interval '31 days'".to_owned(),
+                Backend::Sqlite => format!(
+                    "'{}'",
+                    (chrono::Utc::now() - chrono::Duration::days(31)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                ),
+            };
+            app.sql(&format!("UPDATE attendance_events SET captured_at = {stamp}")).await;
+            let fresh = app.post("/v1/attendance/events", &token, check_in_body(12.97, 77.59)).await.expect(201);
+            let repo = muster::startup::open_repo(&app.settings).await.unwrap();
+            let photos = muster::photos::open(&app.settings.photo_store, &app.settings.s3_options()).await.unwrap();
+            let purged = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), 1).await.unwrap();
+            assert_eq!(purged.locations, 1);
+            let get = |e: &serde_json::Value| format!("/v1/attendance/events/{}", e["id"].as_str().unwrap());
+            let expired = app.get(&get(&old), &token).await.expect(200);
+            assert!(expired["location"].is_null(), "the old location is gone");
+            assert_eq!(expired["kind"], "check_in", "the event itself stays");
+            assert_eq!(app.get(&get(&fresh), &token).await.expect(200)["location"]["lat"], 12.97);
+        }
     }
 }
