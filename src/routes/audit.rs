@@ -14,6 +14,7 @@ use crate::http::{List, Query, page_request};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     actor_id: Option<Uuid>,
@@ -54,6 +55,7 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<Au
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DisclosureParams {
     from: Option<DateTime<FixedOffset>>,

@@ -23,6 +23,7 @@ pub enum ReportScope {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportParams {
     /// First local date, `YYYY-MM-DD`.
@@ -32,8 +33,10 @@ pub struct ReportParams {
     #[param(value_type = String, format = Date)]
     to: NaiveDate,
     /// Default: the widest the caller's `reports.read:*` grants.
+    #[param(inline)]
     scope: Option<ReportScope>,
     /// Default `json`.
+    #[param(inline)]
     format: Option<Format>,
 }
 

@@ -203,6 +203,14 @@ backend_tests! {
         let doc = app.send(reqwest::Method::GET, "/openapi.json", None, None).await.expect(200);
         let op = &doc["paths"]["/v1/reports/attendance"]["get"];
         assert!(op["description"].as_str().unwrap_or_default().contains("worked_minutes"));
+        for p in op["parameters"].as_array().unwrap() {
+            assert_eq!(p["in"], "query", "{p}");
+        }
+        for path in ["/v1/audit", "/v1/me/disclosures"] {
+            for p in doc["paths"][path]["get"]["parameters"].as_array().unwrap() {
+                assert_eq!(p["in"], "query", "{path}: {p}");
+            }
+        }
         let content = &op["responses"]["200"]["content"];
         assert!(content.get("application/json").is_some() && content.get("text/csv").is_some(), "{content}");
     }
