@@ -156,6 +156,8 @@ mod export {
             assert_eq!(mine["events"].as_array().unwrap().len(), 1);
             assert_eq!(mine["events"][0]["location"]["lat"], 12.97);
             assert_eq!(mine["photos"].as_array().unwrap().len(), 1);
+            assert_eq!(mine["event_details"][0]["note"], "at the gate");
+            assert_eq!(mine["event_details"][0]["device"]["model"], "Pixel 8");
             assert_eq!(mine["app_logs"][0]["ip"], "127.0.0.1");
             assert_eq!(mine["disclosures"][0]["actor_id"], manager["id"]);
             assert_eq!(mine["disclosures"][0]["action"], "location.disclosed");
@@ -177,6 +179,7 @@ mod export {
             assert!(skeleton["decision"]["distance_m"].is_null());
             assert!(skeleton["photo_url"].is_null());
             assert!(after["photos"].as_array().unwrap().is_empty());
+            assert!(after["event_details"].as_array().unwrap().is_empty(), "device data and notes are erased");
             assert!(after["app_logs"].as_array().unwrap().is_empty());
             let listed = app.get("/v1/attendance/events", &token).await.expect(200);
             assert!(listed["items"][0]["location"].is_null());
