@@ -41,7 +41,13 @@ pub async fn middleware(
         .and_then(client_id)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let method = req.method().to_string();
+    // Clients may send any method token; labels and log fields take only the known ones,
+    // so a scanner cannot grow the metrics without bound.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_owned();
     let span = tracing::info_span!("request", request_id = %id, %method);
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;

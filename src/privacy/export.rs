@@ -3,7 +3,8 @@
 //!
 //! The document is written section by section while each section is paged out of the
 //! database, so a long history never sits in memory: `{"exported_at", "profile", "events",
-//! "photos", "app_logs", "disclosures"}`. The subject's own data is shown in full (their
+//! "event_details" (device and note of each event), "photos", "app_logs", "disclosures"}`.
+//! The subject's own data is shown in full (their
 //! locations, device details, IP addresses), whoever asked with the right to ask.
 
 use actix_web::web;
@@ -115,6 +116,23 @@ async fn write(state: &AppState, subject: User, mut out: Writer) -> anyhow::Resu
             {
                 return Ok(());
             }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    out.close().await;
+
+    out.open("event_details").await;
+    let mut after = None;
+    loop {
+        let page = state
+            .repo
+            .event_details(org_id, user_id, PageRequest { limit: PAGE, after })
+            .await?;
+        for details in &page.items {
+            out.item(details).await;
         }
         match page.next {
             Some(next) => after = Some(next),

@@ -24,6 +24,14 @@ pub enum PrivacyError {
     Store(#[from] crate::photos::StoreError),
 }
 
+/// What an event keeps besides what its answers show: the device it came from and the note.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EventDetails {
+    pub event_id: Uuid,
+    pub device: Option<serde_json::Value>,
+    pub note: Option<String>,
+}
+
 /// What one retention run removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Purged {

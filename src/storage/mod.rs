@@ -25,6 +25,7 @@ use crate::attendance::EventLocation;
 use crate::attendance::event::{EventFilter, Fix, InsertOutcome, NewEvent, StoredEvent};
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
+use crate::privacy::EventDetails;
 use crate::reports::{ReportEvent, ReportSubject};
 use crate::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, StoredFence};
 use crate::uploads::PhotoRecord;
@@ -312,6 +313,9 @@ pub trait PrivacyStore: Send + Sync {
     /// for deletion, in one transaction; `false` if there is no such user.
     async fn erase_user_data(&self, org_id: Uuid, user_id: Uuid, audit: &AuditEntry) -> Result<bool>;
     /// Photos marked deleted whose stored object is not yet confirmed gone: `(id, key)`.
+    /// The device data and note kept with each of a user's events (never in event answers,
+    /// but theirs to export), by event id.
+    async fn event_details(&self, org_id: Uuid, user_id: Uuid, page: PageRequest) -> Result<Page<EventDetails>>;
     async fn photos_to_delete(&self, org_id: Uuid, user_id: Option<Uuid>, limit: u32) -> Result<Vec<(Uuid, String)>>;
     /// Confirms a photo's object is gone from the store.
     async fn photo_deleted(&self, org_id: Uuid, photo_id: Uuid) -> Result<()>;

@@ -142,6 +142,62 @@ async fn presigned_uploads_go_straight_to_s3() {
     }
     let res = put.send().await.unwrap();
     assert!(res.status().is_success(), "PUT to the presigned URL: {}", res.status());
+    // A check-in naming the photo makes the server vet it: stored clean under a new key.
+    let check_in = json!({
+        "client_event_id": uuid::Uuid::new_v4(), "kind": "check_in", "captured_at": chrono::Utc::now().to_rfc3339(),
+        "location": {"lat": 12.97, "lon": 77.59, "accuracy_m": 8.0, "provider": "gps", "is_mock": false},
+        "photo_id": presigned["photo_id"],
+    });
+    let event = app.post("/v1/attendance/events", &employee, check_in).await.expect(201);
+    let photo_url = event["photo_url"].as_str().expect("photo link");
+    let redirect = app
+        .client
+        .get(app.url(photo_url))
+        .bearer_auth(&employee)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), 307);
+    let signed = redirect.headers()["location"].to_str().unwrap().to_owned();
+    let expires: u64 = signed
+        .split("X-Amz-Expires=")
+        .nth(1)
+        .and_then(|v| v.split('&').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(expires <= 300, "signed links live at most 5 minutes");
+    let downloaded = app.client.get(&signed).send().await.unwrap().bytes().await.unwrap();
+    assert!(image::load_from_memory(&downloaded).is_ok());
+    assert!(
+        !downloaded.windows(SECRET.len()).any(|w| w == SECRET),
+        "metadata survived the direct upload"
+    );
+    // Someone else's, a reused or a never-uploaded photo is refused on photo_id.
+    let (_, colleague) = app.user(&admin, "c@example.com", &["employee"], None).await;
+    let mut reuse = json!({"client_event_id": uuid::Uuid::new_v4(), "kind": "check_out", "captured_at": chrono::Utc::now().to_rfc3339(),
+        "location": {"lat": 12.97, "lon": 77.59, "accuracy_m": 8.0, "provider": "gps", "is_mock": false}, "photo_id": presigned["photo_id"]});
+    let problem = app
+        .post("/v1/attendance/events", &colleague, reuse.clone())
+        .await
+        .problem(422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "photo_id");
+    app.post("/v1/attendance/events", &employee, reuse.clone())
+        .await
+        .problem(422, "validation_failed");
+    let never = app
+        .post(
+            "/v1/photos:presign",
+            &employee,
+            json!({"content_type": "image/jpeg", "bytes": 1000}),
+        )
+        .await
+        .expect(201);
+    reuse["photo_id"] = never["photo_id"].clone();
+    reuse["client_event_id"] = json!(uuid::Uuid::new_v4());
+    app.post("/v1/attendance/events", &employee, reuse)
+        .await
+        .problem(422, "validation_failed");
     // Direct uploads through the server land in S3 too, without metadata.
     let photo = upload(&app, &employee, "image/jpeg", raw).await.expect(201);
     assert_eq!(photo["content_type"], "image/jpeg");

@@ -156,6 +156,8 @@ mod export {
             assert_eq!(mine["events"].as_array().unwrap().len(), 1);
             assert_eq!(mine["events"][0]["location"]["lat"], 12.97);
             assert_eq!(mine["photos"].as_array().unwrap().len(), 1);
+            assert_eq!(mine["event_details"][0]["note"], "at the gate");
+            assert_eq!(mine["event_details"][0]["device"]["model"], "Pixel 8");
             assert_eq!(mine["app_logs"][0]["ip"], "127.0.0.1");
             assert_eq!(mine["disclosures"][0]["actor_id"], manager["id"]);
             assert_eq!(mine["disclosures"][0]["action"], "location.disclosed");
@@ -177,9 +179,37 @@ mod export {
             assert!(skeleton["decision"]["distance_m"].is_null());
             assert!(skeleton["photo_url"].is_null());
             assert!(after["photos"].as_array().unwrap().is_empty());
+            assert!(after["event_details"].as_array().unwrap().is_empty(), "device data and notes are erased");
             assert!(after["app_logs"].as_array().unwrap().is_empty());
             let listed = app.get("/v1/attendance/events", &token).await.expect(200);
             assert!(listed["items"][0]["location"].is_null());
+        }
+
+        async fn retention_removes_locations_older_than_the_policy(app: TestApp) {
+            let admin = app.admin().await;
+            let (_, token) = app.user(&admin, "e@example.com", &["employee"], None).await;
+            let old = app.post("/v1/attendance/events", &token, check_in_body(12.97, 77.59)).await.expect(201);
+            let mut policy = app.get("/v1/policy", &admin).await.expect(200);
+            policy["retention"]["location_days"] = json!(30);
+            app.put("/v1/policy", &admin, policy).await.expect(200);
+            let stamp = match app.backend {
+                Backend::Postgres => "now() - interval '31 days'".to_owned(),
+                Backend::Sqlite => format!(
+                    "'{}'",
+                    (chrono::Utc::now() - chrono::Duration::days(31)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                ),
+            };
+            app.sql(&format!("UPDATE attendance_events SET captured_at = {stamp}")).await;
+            let fresh = app.post("/v1/attendance/events", &token, check_in_body(12.97, 77.59)).await.expect(201);
+            let repo = muster::startup::open_repo(&app.settings).await.unwrap();
+            let photos = muster::photos::open(&app.settings.photo_store, &app.settings.s3_options()).await.unwrap();
+            let purged = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), 1).await.unwrap();
+            assert_eq!(purged.locations, 1);
+            let get = |e: &serde_json::Value| format!("/v1/attendance/events/{}", e["id"].as_str().unwrap());
+            let expired = app.get(&get(&old), &token).await.expect(200);
+            assert!(expired["location"].is_null(), "the old location is gone");
+            assert_eq!(expired["kind"], "check_in", "the event itself stays");
+            assert_eq!(app.get(&get(&fresh), &token).await.expect(200)["location"]["lat"], 12.97);
         }
     }
 }

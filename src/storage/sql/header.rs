@@ -12,6 +12,7 @@ use crate::attendance::event::{EventFilter, EventScope, Fix, InsertOutcome, NewE
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::geofence::LatLon;
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
+use crate::privacy::EventDetails;
 use crate::reports::{Place, ReportEvent, ReportSubject};
 use crate::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, StoredFence};
 use crate::storage::{

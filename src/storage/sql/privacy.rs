@@ -58,6 +58,32 @@ impl PrivacyStore for SqlRepo {
         Ok(true)
     }
 
+    async fn event_details(&self, org_id: Uuid, user_id: Uuid, page: PageRequest) -> Result<Page<EventDetails>> {
+        let rows = sqlx::query(
+            "SELECT id, device, note FROM attendance_events WHERE org_id = $1 AND user_id = $2
+               AND (device IS NOT NULL OR note IS NOT NULL) AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .bind(page.after)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let details = rows
+            .iter()
+            .map(|r| {
+                Ok(EventDetails {
+                    event_id: r.try_get("id")?,
+                    device: r
+                        .try_get::<Option<sqlx::types::Json<serde_json::Value>>, _>("device")?
+                        .map(|d| d.0),
+                    note: r.try_get("note")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(into_page(details, page.limit, |d| d.event_id))
+    }
+
     async fn photos_to_delete(&self, org_id: Uuid, user_id: Option<Uuid>, limit: u32) -> Result<Vec<(Uuid, String)>> {
         let rows = sqlx::query(
             "SELECT id, storage_key FROM photos WHERE org_id = $1 AND ($2 IS NULL OR user_id = $2)
