@@ -19,7 +19,7 @@ use crate::attendance::event::{EventFilter, EventScope};
 use crate::attendance::redact::{Visibility, view};
 use crate::audit::{Action, AuditFilter};
 use crate::state::AppState;
-use crate::storage::{PageRequest, UserScope};
+use crate::storage::{Page, PageRequest, UserScope};
 use crate::users::User;
 
 /// Rows fetched per database round trip.
@@ -64,6 +64,36 @@ impl Writer {
     async fn close(&mut self) -> bool {
         self.raw("]".to_owned()).await
     }
+
+    /// Writes the array member `name` from every page `fetch` yields, each item through
+    /// `map`; `false` once the client has gone away.
+    async fn paged<T, V, Fut>(
+        &mut self,
+        name: &str,
+        mut fetch: impl FnMut(PageRequest) -> Fut,
+        mut map: impl FnMut(T) -> V,
+    ) -> anyhow::Result<bool>
+    where
+        V: Serialize,
+        Fut: Future<Output = crate::storage::Result<Page<T>>>,
+    {
+        if !self.open(name).await {
+            return Ok(false);
+        }
+        let mut after = None;
+        loop {
+            let page = fetch(PageRequest { limit: PAGE, after }).await?;
+            for item in page.items {
+                if !self.item(&map(item)).await {
+                    return Ok(false);
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(self.close().await),
+            }
+        }
+    }
 }
 
 /// Streams the export of `subject`. A database failure mid-way ends the stream with an
@@ -89,57 +119,38 @@ async fn write(state: &AppState, subject: User, mut out: Writer) -> anyhow::Resu
         return Ok(());
     }
 
-    out.open("events").await;
-    let filter = EventFilter {
+    let events = EventFilter {
         scope: EventScope::User(user_id),
         from: None,
         to: None,
         kind: None,
         status: None,
     };
-    let mut after = None;
-    loop {
-        let page = state
-            .repo
-            .list_events(org_id, &filter, PageRequest { limit: PAGE, after })
-            .await?;
-        for event in page.items {
-            if !out
-                .item(&view(
-                    event,
-                    Visibility {
-                        location: true,
-                        photo: true,
-                    },
-                ))
-                .await
-            {
-                return Ok(());
-            }
-        }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
+    let events = &events;
+    let everything = Visibility {
+        location: true,
+        photo: true,
+    };
+    if !out
+        .paged(
+            "events",
+            |page| state.repo.list_events(org_id, events, page),
+            |e| view(e, everything),
+        )
+        .await?
+    {
+        return Ok(());
     }
-    out.close().await;
-
-    out.open("event_details").await;
-    let mut after = None;
-    loop {
-        let page = state
-            .repo
-            .event_details(org_id, user_id, PageRequest { limit: PAGE, after })
-            .await?;
-        for details in &page.items {
-            out.item(details).await;
-        }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
+    if !out
+        .paged(
+            "event_details",
+            |page| state.repo.event_details(org_id, user_id, page),
+            |d| d,
+        )
+        .await?
+    {
+        return Ok(());
     }
-    out.close().await;
 
     out.open("photos").await;
     for photo in state.repo.user_photos(org_id, user_id).await? {
@@ -154,32 +165,21 @@ async fn write(state: &AppState, subject: User, mut out: Writer) -> anyhow::Resu
     }
     out.close().await;
 
-    out.open("app_logs").await;
-    let filter = AppLogFilter {
+    let logs = AppLogFilter {
         scope: UserScope::Org,
         user_id: Some(user_id),
         from: None,
         to: None,
         level: None,
     };
-    let mut after = None;
-    loop {
-        let page = state
-            .repo
-            .list_app_logs(org_id, &filter, PageRequest { limit: PAGE, after })
-            .await?;
-        for entry in &page.items {
-            out.item(entry).await;
-        }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
+    let logs = &logs;
+    if !out
+        .paged("app_logs", |page| state.repo.list_app_logs(org_id, logs, page), |l| l)
+        .await?
+    {
+        return Ok(());
     }
-    out.close().await;
-
-    out.open("disclosures").await;
-    let filter = AuditFilter {
+    let disclosures = AuditFilter {
         subject_id: Some(user_id),
         actions: Action::ALL
             .iter()
@@ -188,21 +188,17 @@ async fn write(state: &AppState, subject: User, mut out: Writer) -> anyhow::Resu
             .collect(),
         ..AuditFilter::default()
     };
-    let mut after = None;
-    loop {
-        let page = state
-            .repo
-            .list_audit(org_id, &filter, PageRequest { limit: PAGE, after })
-            .await?;
-        for entry in &page.items {
-            out.item(entry).await;
-        }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
+    let disclosures = &disclosures;
+    if !out
+        .paged(
+            "disclosures",
+            |page| state.repo.list_audit(org_id, disclosures, page),
+            |d| d,
+        )
+        .await?
+    {
+        return Ok(());
     }
-    out.close().await;
     out.raw("}".to_owned()).await;
     Ok(())
 }

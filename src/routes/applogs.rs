@@ -65,6 +65,7 @@ pub async fn upload(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only this user's entries. A user outside the caller's scope (or unknown, or of another

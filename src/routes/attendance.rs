@@ -25,6 +25,7 @@ use crate::state::AppState;
 use crate::uploads;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only this user's events; a user the caller may not see is 404.

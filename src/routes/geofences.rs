@@ -76,6 +76,7 @@ pub struct ImportResult {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     site_id: Option<Uuid>,
@@ -84,6 +85,7 @@ pub struct ListParams {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportParams {
     site_id: Uuid,

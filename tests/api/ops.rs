@@ -36,6 +36,12 @@ backend_tests! {
             assert!(spec["paths"][path][method].is_object(), "{method} {path} is missing from the spec");
         }
         assert!(spec["components"]["schemas"]["Problem"].is_object());
+        // Query parameters are published as such: a client generator would put them in the path otherwise.
+        for (path, method) in [("/v1/users", "get"), ("/v1/sites", "get"), ("/v1/geofences", "get"), ("/v1/audit", "get")] {
+            for p in spec["paths"][path][method]["parameters"].as_array().unwrap() {
+                assert_eq!(p["in"], "query", "{method} {path}: {p}");
+            }
+        }
     }
 }
 
