@@ -278,7 +278,7 @@ impl ResponseError for ApiError {
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         match e {
-            StorageError::Unavailable(_) => ApiError::unavailable(e),
+            StorageError::Unavailable(_) | StorageError::Unconfirmed(_) => ApiError::unavailable(e),
             _ => ApiError::internal(e),
         }
     }

@@ -158,7 +158,7 @@ impl<'a> Recorder<'a> {
             device: input.device,
             note: input.note,
         };
-        match repo.insert_event(&new).await? {
+        match repo.insert_event(new).await? {
             InsertOutcome::Inserted(event) => {
                 tracing::info!(
                     event_id = %event.id,

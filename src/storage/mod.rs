@@ -9,6 +9,7 @@
 //! from `postgres.rs` and `sqlite.rs`, each of which supplies its `Db` type and the few
 //! statements that differ (how a write transaction begins, how an org is locked).
 
+mod group_commit;
 mod postgres;
 mod sqlite;
 mod time;
@@ -45,6 +46,17 @@ pub enum StorageError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL (expected sqlite:// or postgres://)")]
     UnsupportedUrl,
+    /// A group-committed write that was not confirmed: the writer stopped, or the commit it
+    /// shared failed. As after a lost connection, a retry with the same `client_event_id`
+    /// finds out.
+    #[error("the write was not confirmed: {0}")]
+    Unconfirmed(String),
+}
+
+impl From<group_commit::WriterGone> for StorageError {
+    fn from(_: group_commit::WriterGone) -> Self {
+        StorageError::Unconfirmed("the event writer stopped".into())
+    }
 }
 
 impl From<sqlx::Error> for StorageError {
@@ -238,8 +250,9 @@ pub trait EventStore: Send + Sync {
     ) -> Result<Vec<EventLocation>>;
     /// Stores the event unless the user already has one with its `client_event_id`: the
     /// unique key decides (never a read before the write), so concurrent retries store one
-    /// row and every loser gets the winner's event.
-    async fn insert_event(&self, event: &NewEvent) -> Result<InsertOutcome>;
+    /// row and every loser gets the winner's event. Concurrent calls share a commit (group
+    /// commit); each returns only once its event is committed.
+    async fn insert_event(&self, event: NewEvent) -> Result<InsertOutcome>;
     async fn get_event(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<StoredEvent>>;
     async fn event_by_client_id(
         &self,
@@ -381,6 +394,10 @@ pub struct PoolStats {
 pub struct DbOptions {
     pub max_connections: u32,
     pub acquire_timeout: std::time::Duration,
+    /// Most attendance events written by one commit.
+    pub event_batch_max: usize,
+    /// Event batches committing at once (PostgreSQL; SQLite has one writer).
+    pub event_writers: usize,
 }
 
 /// Opens the database named by `url`, creating a SQLite file (and its directory) if

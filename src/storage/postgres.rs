@@ -25,6 +25,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 
 pub struct SqlRepo {
     pool: Pool<Db>,
+    events: EventWriter,
 }
 
 impl SqlRepo {
@@ -38,7 +39,10 @@ impl SqlRepo {
         if migrate {
             MIGRATOR.run(&pool).await?;
         }
-        Ok(SqlRepo { pool })
+        Ok(SqlRepo {
+            events: event_writer(pool.clone(), options.event_writers, options.event_batch_max),
+            pool,
+        })
     }
 }
 

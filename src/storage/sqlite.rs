@@ -24,6 +24,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqlRepo {
     pool: Pool<Db>,
+    events: EventWriter,
 }
 
 impl SqlRepo {
@@ -48,7 +49,11 @@ impl SqlRepo {
         if migrate {
             MIGRATOR.run(&pool).await?;
         }
-        Ok(SqlRepo { pool })
+        Ok(SqlRepo {
+            // SQLite has one writer at a time: a second batch would only wait for the lock.
+            events: event_writer(pool.clone(), 1, options.event_batch_max),
+            pool,
+        })
     }
 }
 

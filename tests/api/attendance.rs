@@ -425,6 +425,45 @@ backend_tests! {
         assert_eq!(events(&app, &w.employee, "").await.len(), 2);
     }
 
+    async fn concurrent_check_ins_share_commits_and_a_refused_one_fails_alone(app: TestApp) {
+        let w = world(&app).await;
+        // A refusal only the database can make: a trigger rejects one marked event, so the
+        // group commit holding it fails and its neighbours must be written without it.
+        match app.backend {
+            crate::common::Backend::Sqlite => {
+                app.sql("CREATE TRIGGER poison BEFORE INSERT ON attendance_events WHEN NEW.note = 'poison'
+                         BEGIN SELECT RAISE(ABORT, 'poisoned event'); END").await;
+            }
+            crate::common::Backend::Postgres => {
+                app.sql("CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+                         BEGIN IF NEW.note = 'poison' THEN RAISE EXCEPTION 'poisoned event'; END IF; RETURN NEW; END $$").await;
+                app.sql("CREATE TRIGGER poison BEFORE INSERT ON attendance_events FOR EACH ROW EXECUTE FUNCTION poison()").await;
+            }
+        }
+        let mut bodies: Vec<Value> = (0..24).map(|i| event_at(IN, ago(100 - i))).collect();
+        bodies[7]["note"] = json!("poison");
+        let sends = bodies.iter().map(|b| app.post("/v1/attendance/events", &w.employee, b.clone()));
+        let answers = futures_util::future::join_all(sends).await;
+        for (i, answer) in answers.iter().enumerate() {
+            let expected = if i == 7 { 500 } else { 201 };
+            assert_eq!(answer.status.as_u16(), expected, "event {i}: {}", answer.text);
+        }
+        let stored: Vec<Value> = events(&app, &w.employee, "?limit=100").await;
+        let mut stored_ids: Vec<&str> = stored.iter().map(|e| e["client_event_id"].as_str().unwrap()).collect();
+        let mut acknowledged: Vec<&str> = bodies
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 7)
+            .map(|(_, b)| b["client_event_id"].as_str().unwrap())
+            .collect();
+        stored_ids.sort_unstable();
+        acknowledged.sort_unstable();
+        assert_eq!(stored_ids, acknowledged, "every acknowledged event, and only those");
+        // Every commit is counted, so operators can see how many check-ins share one.
+        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("muster_event_commit_batch_size_count"), "{metrics}");
+    }
+
     async fn batches_are_judged_in_capture_order_item_by_item_and_resends_write_nothing(app: TestApp) {
         let w = world(&app).await;
         let a = event_at(IN, ago(3000));

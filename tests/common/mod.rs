@@ -180,7 +180,7 @@ impl TestApp {
     }
 
     /// Runs one SQL statement on this test's database: only for time travel (backdating
-    /// rows), never to set up what the API can.
+    /// rows) or to inject a fault, never to set up what the API can.
     pub async fn sql(&self, statement: &str) {
         let url = &self.settings.database_url;
         let statement = sqlx::AssertSqlSafe(statement.to_owned());

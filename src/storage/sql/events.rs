@@ -69,6 +69,110 @@ async fn fetch_event_by_client_id(
     row.as_ref().map(event_from_row).transpose()
 }
 
+/// The group commit in front of `attendance_events`: `writers` batches of up to `max_batch`
+/// events commit at once.
+fn event_writer(pool: Pool<Db>, writers: usize, max_batch: usize) -> EventWriter {
+    EventWriter::spawn(writers, max_batch, move |events| insert_events(pool.clone(), events))
+}
+
+/// One group commit's events, one outcome each, in order.
+async fn insert_events(pool: Pool<Db>, events: Vec<NewEvent>) -> Vec<Result<InsertOutcome>> {
+    crate::telemetry::record_event_commit(events.len());
+    match insert_batch(&pool, &events).await {
+        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+        // An event the database refuses (its user deleted a moment ago, say) fails the whole
+        // statement: write the batch one by one so that it fails alone. Not when the database
+        // is unreachable, where each retry would only wait out the pool's timeout again.
+        Err(StorageError::Database(_)) if events.len() > 1 => {
+            let mut outcomes = Vec::with_capacity(events.len());
+            for event in &events {
+                outcomes.push(
+                    insert_batch(&pool, std::slice::from_ref(event))
+                        .await
+                        .map(|mut one| one.remove(0)),
+                );
+            }
+            outcomes
+        }
+        Err(err) => {
+            let shared = err.to_string();
+            let mut outcomes = vec![Err(err)];
+            outcomes.extend((1..events.len()).map(|_| Err(StorageError::Unconfirmed(shared.clone()))));
+            outcomes
+        }
+    }
+}
+
+/// Inserts `events` with one statement, hence one commit. The unique keys decide conflicts
+/// (`DO NOTHING` without a target covers both): a skipped row is either a user's repeated
+/// `client_event_id` (concurrent retries store one row, every loser gets the winner's event)
+/// or a photo already attached to another event.
+async fn insert_batch(pool: &Pool<Db>, events: &[NewEvent]) -> Result<Vec<InsertOutcome>> {
+    let mut q = QueryBuilder::<Db>::new(
+        "INSERT INTO attendance_events (id, org_id, user_id, client_event_id, request_sha256, kind, captured_at,
+             received_at, status, verdict, reasons, geofence_id, geofence_version, geofence_name, site_id, distance_m,
+             lat, lon, accuracy_m, altitude_m, provider, is_mock, device, note, photo_id) ",
+    );
+    q.push_values(events, |mut row, new| {
+        let e = &new.event;
+        let d = &e.decision;
+        let l = e.location.as_ref();
+        row.push_bind(e.id)
+            .push_bind(new.org_id)
+            .push_bind(e.user_id)
+            .push_bind(e.client_event_id)
+            .push_bind(e.request_sha256.clone())
+            .push_bind(e.kind.as_str())
+            .push_bind(Timestamp(e.captured_at))
+            .push_bind(Timestamp(e.received_at))
+            .push_bind(e.status.as_str())
+            .push_bind(crate::attendance::event::verdict_name(d.verdict))
+            .push_bind(sqlx::types::Json(d.reasons.clone()))
+            .push_bind(d.geofence_id)
+            .push_bind(d.geofence_version)
+            .push_bind(d.geofence_name.clone())
+            .push_bind(d.site_id)
+            .push_bind(d.distance_m)
+            .push_bind(l.map(|l| l.lat))
+            .push_bind(l.map(|l| l.lon))
+            .push_bind(l.and_then(|l| l.accuracy_m))
+            .push_bind(l.and_then(|l| l.altitude_m))
+            .push_bind(l.and_then(|l| l.provider).map(|p| p.as_str()))
+            .push_bind(l.map(|l| l.is_mock))
+            .push_bind(new.device.clone().map(sqlx::types::Json))
+            .push_bind(new.note.clone())
+            .push_bind(e.photo_id);
+    });
+    q.push(format_args!(" ON CONFLICT DO NOTHING RETURNING {EVENT_COLUMNS}"));
+    let rows = q.build().fetch_all(pool).await?;
+    let mut inserted = rows
+        .iter()
+        .map(|row| event_from_row(row).map(|e| (e.id, e)))
+        .collect::<Result<HashMap<Uuid, StoredEvent>>>()?;
+    let mut outcomes = Vec::with_capacity(events.len());
+    for new in events {
+        outcomes.push(match inserted.remove(&new.event.id) {
+            Some(event) => InsertOutcome::Inserted(event),
+            None => skipped_outcome(pool, new).await?,
+        });
+    }
+    Ok(outcomes)
+}
+
+/// Why the insert skipped `new`: the user's event under its `client_event_id` (committed by
+/// a concurrent twin or earlier in this very batch), else the photo is taken.
+async fn skipped_outcome(pool: &Pool<Db>, new: &NewEvent) -> Result<InsertOutcome> {
+    let e = &new.event;
+    let mut conn = pool.acquire().await?;
+    match fetch_event_by_client_id(&mut conn, new.org_id, e.user_id, e.client_event_id).await? {
+        Some(existing) => Ok(InsertOutcome::Existing(existing)),
+        None if e.photo_id.is_some() => Ok(InsertOutcome::PhotoTaken),
+        None => Err(StorageError::Corrupt(
+            "an attendance event conflicted with nothing".into(),
+        )),
+    }
+}
+
 #[async_trait]
 impl EventStore for SqlRepo {
     async fn site_locations(
@@ -107,73 +211,8 @@ impl EventStore for SqlRepo {
         Ok(located)
     }
 
-    async fn insert_event(&self, new: &NewEvent) -> Result<InsertOutcome> {
-        let e = &new.event;
-        let d = &e.decision;
-        let l = e.location.as_ref();
-        // One statement, so no transaction: the unique key on (org_id, user_id,
-        // client_event_id) turns a concurrent duplicate into no row rather than an error.
-        let sql = format!(
-            "INSERT INTO attendance_events (id, org_id, user_id, client_event_id, request_sha256, kind, captured_at,
-                 received_at, status, verdict, reasons, geofence_id, geofence_version, geofence_name, site_id, distance_m,
-                 lat, lon, accuracy_m, altitude_m, provider, is_mock, device, note, photo_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-                 $22, $23, $24, $25)
-             ON CONFLICT (org_id, user_id, client_event_id) DO NOTHING
-             RETURNING {EVENT_COLUMNS}"
-        );
-        let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(e.id)
-            .bind(new.org_id)
-            .bind(e.user_id)
-            .bind(e.client_event_id)
-            .bind(&e.request_sha256)
-            .bind(e.kind.as_str())
-            .bind(Timestamp(e.captured_at))
-            .bind(Timestamp(e.received_at))
-            .bind(e.status.as_str())
-            .bind(crate::attendance::event::verdict_name(d.verdict))
-            .bind(sqlx::types::Json(&d.reasons))
-            .bind(d.geofence_id)
-            .bind(d.geofence_version)
-            .bind(&d.geofence_name)
-            .bind(d.site_id)
-            .bind(d.distance_m)
-            .bind(l.map(|l| l.lat))
-            .bind(l.map(|l| l.lon))
-            .bind(l.and_then(|l| l.accuracy_m))
-            .bind(l.and_then(|l| l.altitude_m))
-            .bind(l.and_then(|l| l.provider).map(|p| p.as_str()))
-            .bind(l.map(|l| l.is_mock))
-            .bind(new.device.as_ref().map(sqlx::types::Json))
-            .bind(&new.note)
-            .bind(e.photo_id)
-            .fetch_optional(&self.pool)
-            .await;
-        match inserted {
-            Ok(Some(row)) => return Ok(InsertOutcome::Inserted(event_from_row(&row)?)),
-            Ok(None) => {}
-            // A photo already attached elsewhere, unless a concurrent twin of this very
-            // request took it: the client_event_id read below tells the two apart.
-            Err(err) if unique_violation(&err).is_some() => {
-                let mut conn = self.pool.acquire().await?;
-                return Ok(
-                    match fetch_event_by_client_id(&mut conn, new.org_id, e.user_id, e.client_event_id).await? {
-                        Some(existing) => InsertOutcome::Existing(existing),
-                        None if unique_violation(&err).is_some_and(|c| c.contains("photo")) => {
-                            InsertOutcome::PhotoTaken
-                        }
-                        None => return Err(err.into()),
-                    },
-                );
-            }
-            Err(err) => return Err(err.into()),
-        }
-        let mut conn = self.pool.acquire().await?;
-        fetch_event_by_client_id(&mut conn, new.org_id, e.user_id, e.client_event_id)
-            .await?
-            .map(InsertOutcome::Existing)
-            .ok_or_else(|| StorageError::Corrupt("conflicting attendance event vanished".into()))
+    async fn insert_event(&self, new: NewEvent) -> Result<InsertOutcome> {
+        self.events.submit(new).await?
     }
 
     async fn get_event(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<StoredEvent>> {

@@ -24,6 +24,7 @@ use crate::uploads::{PhotoRecord, PhotoStatus};
 use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};
 
 type DbConn = <Db as sqlx::Database>::Connection;
+type EventWriter = crate::storage::group_commit::GroupCommit<NewEvent, Result<InsertOutcome>>;
 type Tx = sqlx::Transaction<'static, Db>;
 
 impl SqlRepo {
