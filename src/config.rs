@@ -56,7 +56,6 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub database_acquire_timeout_s: u64,
     pub database_event_batch_max: u32,
-    pub database_event_writers: u32,
     pub photo_store: String,
     pub s3_endpoint: Option<String>,
     pub s3_region: Option<String>,
@@ -123,7 +122,6 @@ impl Default for Settings {
             database_max_connections: 16,
             database_acquire_timeout_s: 5,
             database_event_batch_max: 128,
-            database_event_writers: 2,
             photo_store: "file://muster-data/photos".into(),
             s3_endpoint: None,
             s3_region: None,
@@ -218,10 +216,6 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "MUSTER_DATABASE_EVENT_BATCH_MAX")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_event_batch_max: Option<u32>,
-    /// Event commits in flight at once on PostgreSQL; SQLite always has one [default: 2].
-    #[arg(long, global = true, env = "MUSTER_DATABASE_EVENT_WRITERS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub database_event_writers: Option<u32>,
     /// file://DIR or s3://BUCKET/PREFIX [default: file://muster-data/photos].
     #[arg(long, global = true, env = "MUSTER_PHOTO_STORE")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -493,10 +487,6 @@ impl Settings {
         // 25 parameters per event: 1000 stays within SQLite's 32,766 per statement.
         if !(1..=1000).contains(&self.database_event_batch_max) {
             bail!("database_event_batch_max must be 1 to 1000");
-        }
-        // Each writer holds a pooled connection while it commits.
-        if self.database_event_writers == 0 || self.database_event_writers > self.database_max_connections {
-            bail!("database_event_writers must be 1 to database_max_connections");
         }
         if self.access_token_ttl_s == 0 || self.refresh_token_ttl_s == 0 {
             bail!("token lifetimes must be positive");

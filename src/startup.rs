@@ -37,7 +37,6 @@ pub fn db_options(settings: &Settings) -> DbOptions {
         max_connections: settings.database_max_connections,
         acquire_timeout: Duration::from_secs(settings.database_acquire_timeout_s),
         event_batch_max: settings.database_event_batch_max as usize,
-        event_writers: settings.database_event_writers as usize,
     }
 }
 

@@ -45,6 +45,21 @@ impl Recorded {
     }
 }
 
+/// An event judged and ready to store, with its location fix (the next event's previous).
+pub struct Judged {
+    new: NewEvent,
+    pub fix: Fix,
+}
+
+/// The later of two candidates for an event's previous fix; on a tie `recorded_after`,
+/// which was stored (or will be) after `stored` and so counts as the later event.
+pub fn later_fix(stored: Option<Fix>, recorded_after: Option<Fix>) -> Option<Fix> {
+    match (stored, recorded_after) {
+        (Some(s), Some(r)) => Some(if r.at >= s.at { r } else { s }),
+        (s, r) => r.or(s),
+    }
+}
+
 /// The photo an event carries once it has been checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AttachedPhoto {
@@ -104,6 +119,15 @@ impl<'a> Recorder<'a> {
         }
     }
 
+    /// The user's latest located event stored at or before `at`, for the travel rule.
+    pub async fn previous_fix(&self, at: DateTime<Utc>) -> ApiResult<Option<Fix>> {
+        Ok(self
+            .state
+            .repo
+            .previous_fix(self.caller.org_id, self.caller.user_id, at)
+            .await?)
+    }
+
     /// Judges and stores one event. `online` is true for an event sent alone, false for a
     /// batch item; `photo` is the photo already checked for it, if any.
     pub async fn record(
@@ -113,8 +137,20 @@ impl<'a> Recorder<'a> {
         photo: Option<AttachedPhoto>,
         online: bool,
     ) -> ApiResult<Recorded> {
-        let request_sha256 = input.request_sha256(source);
-        let repo = &self.state.repo;
+        let previous = self.previous_fix(input.captured_at).await?;
+        self.store(self.judge(input, source, photo, online, previous)).await
+    }
+
+    /// The event as it will be stored: its decision under the org's policy, given the
+    /// user's `previous` located event.
+    pub fn judge(
+        &self,
+        input: EventInput,
+        source: PhotoSource,
+        photo: Option<AttachedPhoto>,
+        online: bool,
+        previous: Option<Fix>,
+    ) -> Judged {
         let accuracy = input.location.accuracy_m.unwrap_or(0.0);
         let fence = self
             .index
@@ -124,9 +160,6 @@ impl<'a> Recorder<'a> {
             accuracy_m: accuracy,
             at: input.captured_at,
         };
-        let previous = repo
-            .previous_fix(self.caller.org_id, self.caller.user_id, input.captured_at)
-            .await?;
         let (decision, status) = judge(
             Facts {
                 fence,
@@ -146,7 +179,7 @@ impl<'a> Recorder<'a> {
                 id: Uuid::now_v7(),
                 user_id: self.caller.user_id,
                 client_event_id: input.client_event_id,
-                request_sha256: request_sha256.clone(),
+                request_sha256: input.request_sha256(source),
                 kind: input.kind,
                 captured_at: input.captured_at,
                 received_at: self.received_at,
@@ -158,7 +191,14 @@ impl<'a> Recorder<'a> {
             device: input.device,
             note: input.note,
         };
-        match repo.insert_event(new).await? {
+        Judged { new, fix }
+    }
+
+    /// Stores a judged event. Concurrent calls share a commit, so a batch stores its events
+    /// together by storing them all at once.
+    pub async fn store(&self, judged: Judged) -> ApiResult<Recorded> {
+        let request_sha256 = judged.new.event.request_sha256.clone();
+        match self.state.repo.insert_event(judged.new).await? {
             InsertOutcome::Inserted(event) => {
                 tracing::info!(
                     event_id = %event.id,
@@ -178,5 +218,33 @@ impl<'a> Recorder<'a> {
             InsertOutcome::Existing(_) => Err(conflict()),
             InsertOutcome::PhotoTaken => Err(ApiError::field("photo_id", "is attached to another event")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geofence::LatLon;
+
+    fn fix(lat: f64, at: i64) -> Fix {
+        Fix {
+            point: LatLon::new(lat, 77.0).unwrap(),
+            accuracy_m: 5.0,
+            at: DateTime::from_timestamp(at, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_later_fix_is_previous_and_the_batch_event_wins_a_tie() {
+        let (stored, batch) = (fix(12.0, 100), fix(13.0, 100));
+        assert_eq!(
+            later_fix(Some(stored), Some(batch)),
+            Some(batch),
+            "recorded after the stored one"
+        );
+        assert_eq!(later_fix(Some(fix(12.0, 101)), Some(batch)), Some(fix(12.0, 101)));
+        assert_eq!(later_fix(None, Some(batch)), Some(batch));
+        assert_eq!(later_fix(Some(stored), None), Some(stored));
+        assert_eq!(later_fix(None, None), None);
     }
 }

@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, get, post, web};
 use chrono::{DateTime, FixedOffset, Utc};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use prost::Message;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::access::{Family, Permission, Scope};
 use crate::attendance::event::{EventFilter, EventScope, Kind, Status, StoredEvent};
 use crate::attendance::input::{BatchBody, EventBody, EventInput, PhotoSource};
-use crate::attendance::record::{AttachedPhoto, Recorded, Recorder};
+use crate::attendance::record::{AttachedPhoto, Recorded, Recorder, later_fix};
 use crate::attendance::redact::{EventView, present};
 use crate::attendance::wire::{BatchItemResult, BatchResult};
 use crate::auth::Caller;
@@ -54,29 +54,40 @@ async fn claim_photo(state: &AppState, caller: &Caller, input: &EventInput) -> A
     }
 }
 
-/// Records one validated event whose photo, if any, is named by `photo_id`: the stored
-/// answer for a retry, else a new event.
+/// What a validated event whose photo, if any, is named by `photo_id` comes to before it
+/// is judged: the stored answer for a retry, or a new event with its photo claimed.
+enum Admitted {
+    Replayed(StoredEvent),
+    New(EventInput, PhotoSource, Option<AttachedPhoto>),
+}
+
+async fn admit(state: &AppState, caller: &Caller, recorder: &Recorder<'_>, input: EventInput) -> ApiResult<Admitted> {
+    let source = input.photo_source(false);
+    if let Some(existing) = recorder.replay(&input, source).await? {
+        return Ok(Admitted::Replayed(existing));
+    }
+    match claim_photo(state, caller, &input).await {
+        Ok(photo) => Ok(Admitted::New(input, source, photo)),
+        // A concurrent twin of this request may have attached the photo between the look-up
+        // above and the claim: then its event is this request's answer.
+        Err(refused) => match recorder.replay(&input, source).await? {
+            Some(existing) => Ok(Admitted::Replayed(existing)),
+            None => Err(refused),
+        },
+    }
+}
+
+/// Records one validated event sent alone.
 async fn record_one(
     state: &AppState,
     caller: &Caller,
     recorder: &Recorder<'_>,
     input: EventInput,
-    online: bool,
 ) -> ApiResult<Recorded> {
-    let source = input.photo_source(false);
-    if let Some(existing) = recorder.replay(&input, source).await? {
-        return Ok(Recorded::Replayed(existing));
+    match admit(state, caller, recorder, input).await? {
+        Admitted::Replayed(existing) => Ok(Recorded::Replayed(existing)),
+        Admitted::New(input, source, photo) => recorder.record(input, source, photo, true).await,
     }
-    let photo = match claim_photo(state, caller, &input).await {
-        Ok(photo) => photo,
-        // A concurrent twin of this request may have attached the photo between the look-up
-        // above and the claim: then its event is this request's answer.
-        Err(refused) => match recorder.replay(&input, source).await? {
-            Some(existing) => return Ok(Recorded::Replayed(existing)),
-            None => return Err(refused),
-        },
-    };
-    recorder.record(input, source, photo, online).await
 }
 
 /// Reads a multipart part whole, within `limit` bytes.
@@ -208,7 +219,7 @@ pub async fn record(
             .await?;
         let recorder = Recorder::new(&state, &caller).await?;
         let input = body.validate(recorder.received_at())?;
-        let recorded = record_one(&state, &caller, &recorder, input, true).await?;
+        let recorded = record_one(&state, &caller, &recorder, input).await?;
         let status = if recorded.created() {
             StatusCode::CREATED
         } else {
@@ -274,12 +285,30 @@ pub async fn batch(
             Err(e) => results.push(Some(item_error(e)?)),
         }
     }
-    // Judged in captured_at order (ties in the order sent), so that each event's previous
-    // event is already stored when it is judged.
+    // Judged in captured_at order (ties in the order sent): each event's previous event is
+    // the later of the stored one and the batch's own event judged just before it.
     valid.sort_by_key(|(i, input)| (input.captured_at, *i));
     let mut recorded = Vec::with_capacity(valid.len());
+    let mut judged = Vec::with_capacity(valid.len());
+    let mut last_judged = None;
     for (i, input) in valid {
-        match record_one(&state, &caller, &recorder, input, false).await {
+        match admit(&state, &caller, &recorder, input).await {
+            Ok(Admitted::Replayed(existing)) => recorded.push((i, Recorded::Replayed(existing))),
+            Ok(Admitted::New(input, source, photo)) => {
+                let previous = later_fix(recorder.previous_fix(input.captured_at).await?, last_judged);
+                let event = recorder.judge(input, source, photo, false, previous);
+                last_judged = Some(event.fix);
+                judged.push((i, event));
+            }
+            Err(e) => results[i] = Some(item_error(e)?),
+        }
+    }
+    // Stored all at once, so the whole batch shares a commit or two instead of one each.
+    let stores = judged
+        .into_iter()
+        .map(|(i, event)| recorder.store(event).map(move |outcome| (i, outcome)));
+    for (i, outcome) in futures_util::future::join_all(stores).await {
+        match outcome {
             Ok(r) => recorded.push((i, r)),
             Err(e) => results[i] = Some(item_error(e)?),
         }

@@ -1,25 +1,27 @@
 //! Group commit: writes that arrive while the database is busy committing share the next
 //! commit, so one WAL flush (one `fsync`) acknowledges many requests.
 //!
-//! Callers hand an item to [`GroupCommit::submit`] and wait for its outcome. Writer tasks
-//! take whatever is queued (at most `max_batch` items) and flush it as one statement. No
-//! writer ever waits for a batch to fill: a lone request is written at once, and batches
-//! grow only as far as load makes requests queue up behind a commit in progress. An outcome
-//! is handed back only after the flush returned, so a caller acknowledges only what is
-//! committed.
+//! Callers hand an item to [`GroupCommit::submit`] and wait for its outcome. One writer task
+//! takes whatever is queued (at most `max_batch` items) and flushes it as one statement. It
+//! never waits for a batch to fill: a lone request is written at once, and batches grow only
+//! as far as load makes requests queue up behind a commit in progress. An outcome is handed
+//! back only after the flush returned, so a caller acknowledges only what is committed.
+//!
+//! One writer, not several: items are flushed in the order they were submitted, so of two
+//! writes that conflict (one `client_event_id` twice in an offline batch) the first one sent
+//! wins, every time. Throughput comes from the batch size, which grows with the load.
 
 use futures_util::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 struct Pending<T, R> {
     item: T,
     reply: oneshot::Sender<R>,
 }
 
-/// A queue in front of `writers` tasks, each flushing batches of up to `max_batch` items.
+/// A queue in front of a writer task that flushes batches of up to `max_batch` items.
 pub struct GroupCommit<T, R> {
     queue: mpsc::Sender<Pending<T, R>>,
 }
@@ -30,22 +32,18 @@ pub struct GroupCommit<T, R> {
 pub struct WriterGone;
 
 impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
-    /// Starts the writers. `flush` gets the items of one batch and returns one outcome per
-    /// item, in order.
-    pub fn spawn<F, Fut>(writers: usize, max_batch: usize, flush: F) -> Self
+    /// Starts the writer. `flush` gets the items of one batch, in submission order, and
+    /// returns one outcome per item, in the same order.
+    pub fn spawn<F, Fut>(max_batch: usize, flush: F) -> Self
     where
-        F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
+        F: Fn(Vec<T>) -> Fut + Send + 'static,
         Fut: Future<Output = Vec<R>> + Send + 'static,
     {
         let max_batch = max_batch.max(1);
         // Room for a few batches: beyond that, callers wait to enqueue (backpressure) rather
         // than piling up unbounded memory.
         let (queue, receiver) = mpsc::channel(max_batch * 4);
-        let receiver = Arc::new(Mutex::new(receiver));
-        let flush = Arc::new(flush);
-        for _ in 0..writers.max(1) {
-            tokio::spawn(write_loop(receiver.clone(), max_batch, flush.clone()));
-        }
+        tokio::spawn(write_loop(receiver, max_batch, flush));
         GroupCommit { queue }
     }
 
@@ -57,16 +55,14 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
     }
 }
 
-async fn write_loop<T, R, F, Fut>(receiver: Arc<Mutex<mpsc::Receiver<Pending<T, R>>>>, max_batch: usize, flush: Arc<F>)
+async fn write_loop<T, R, F, Fut>(mut receiver: mpsc::Receiver<Pending<T, R>>, max_batch: usize, flush: F)
 where
     F: Fn(Vec<T>) -> Fut,
     Fut: Future<Output = Vec<R>>,
 {
     let mut batch = Vec::with_capacity(max_batch);
     loop {
-        // One writer gathers at a time; it lets go of the queue before flushing, so another
-        // writer gathers the next batch while this one commits.
-        if receiver.lock().await.recv_many(&mut batch, max_batch).await == 0 {
+        if receiver.recv_many(&mut batch, max_batch).await == 0 {
             return; // every sender is gone: the store was dropped
         }
         let (items, replies): (Vec<T>, Vec<oneshot::Sender<R>>) = batch.drain(..).map(|p| (p.item, p.reply)).unzip();
@@ -84,13 +80,14 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[tokio::test]
     async fn concurrent_submissions_share_flushes_and_get_their_own_outcome() {
         let flushes = Arc::new(AtomicUsize::new(0));
         let counted = flushes.clone();
-        let group = Arc::new(GroupCommit::spawn(1, 8, move |items: Vec<u32>| {
+        let group = Arc::new(GroupCommit::spawn(8, move |items: Vec<u32>| {
             counted.fetch_add(1, Ordering::SeqCst);
             async move {
                 // Long enough for the other submissions to queue behind this flush.
@@ -117,7 +114,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_flush_fails_its_batch_only() {
-        let group = GroupCommit::spawn(1, 4, |items: Vec<u32>| async move {
+        let group = GroupCommit::spawn(4, |items: Vec<u32>| async move {
             assert!(!items.contains(&13), "unlucky");
             items
         });

@@ -396,8 +396,6 @@ pub struct DbOptions {
     pub acquire_timeout: std::time::Duration,
     /// Most attendance events written by one commit.
     pub event_batch_max: usize,
-    /// Event batches committing at once (PostgreSQL; SQLite has one writer).
-    pub event_writers: usize,
 }
 
 /// Opens the database named by `url`, creating a SQLite file (and its directory) if

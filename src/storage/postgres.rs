@@ -40,7 +40,7 @@ impl SqlRepo {
             MIGRATOR.run(&pool).await?;
         }
         Ok(SqlRepo {
-            events: event_writer(pool.clone(), options.event_writers, options.event_batch_max),
+            events: event_writer(pool.clone(), options.event_batch_max),
             pool,
         })
     }

@@ -50,8 +50,7 @@ impl SqlRepo {
             MIGRATOR.run(&pool).await?;
         }
         Ok(SqlRepo {
-            // SQLite has one writer at a time: a second batch would only wait for the lock.
-            events: event_writer(pool.clone(), 1, options.event_batch_max),
+            events: event_writer(pool.clone(), options.event_batch_max),
             pool,
         })
     }

@@ -69,10 +69,9 @@ async fn fetch_event_by_client_id(
     row.as_ref().map(event_from_row).transpose()
 }
 
-/// The group commit in front of `attendance_events`: `writers` batches of up to `max_batch`
-/// events commit at once.
-fn event_writer(pool: Pool<Db>, writers: usize, max_batch: usize) -> EventWriter {
-    EventWriter::spawn(writers, max_batch, move |events| insert_events(pool.clone(), events))
+/// The group commit in front of `attendance_events`: up to `max_batch` events per commit.
+fn event_writer(pool: Pool<Db>, max_batch: usize) -> EventWriter {
+    EventWriter::spawn(max_batch, move |events| insert_events(pool.clone(), events))
 }
 
 /// One group commit's events, one outcome each, in order.
