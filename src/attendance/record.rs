@@ -83,17 +83,14 @@ fn conflict() -> ApiError {
 
 impl<'a> Recorder<'a> {
     pub async fn new(state: &'a AppState, caller: &'a Caller) -> ApiResult<Recorder<'a>> {
-        let user = state
-            .repo
-            .get_user(caller.org_id, caller.user_id)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("a valid bearer token is required"))?;
+        // The caller was found active when the request was authenticated.
+        let (policy, sites) = state.repo.policy_and_sites(caller.org_id, caller.user_id).await?;
         let now = Utc::now();
         Ok(Recorder {
             state,
             caller,
-            sites: user.site_ids,
-            policy: state.repo.get_policy(caller.org_id).await?,
+            sites,
+            policy,
             index: state.fences.index(caller.org_id).await?,
             // The database keeps microseconds; the answer must equal what a retry reads back.
             received_at: DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now),

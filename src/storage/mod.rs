@@ -253,6 +253,9 @@ pub trait EventStore: Send + Sync {
     /// row and every loser gets the winner's event. Concurrent calls share a commit (group
     /// commit); each returns only once its event is committed.
     async fn insert_event(&self, event: NewEvent) -> Result<InsertOutcome>;
+    /// What judging a user's check-in needs, in one round trip: the org's policy and the
+    /// user's sites (ascending).
+    async fn policy_and_sites(&self, org_id: Uuid, user_id: Uuid) -> Result<(Policy, Vec<Uuid>)>;
     async fn get_event(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<StoredEvent>>;
     async fn event_by_client_id(
         &self,

@@ -214,6 +214,28 @@ impl EventStore for SqlRepo {
         self.events.submit(new).await?
     }
 
+    async fn policy_and_sites(&self, org_id: Uuid, user_id: Uuid) -> Result<(Policy, Vec<Uuid>)> {
+        // A row per site (one with a NULL site for a user without any), each with the policy.
+        let rows = sqlx::query(
+            "SELECT o.policy, s.site_id FROM orgs o
+             LEFT JOIN user_sites s ON s.org_id = o.id AND s.user_id = $2
+             WHERE o.id = $1 ORDER BY s.site_id",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let first = rows
+            .first()
+            .ok_or_else(|| StorageError::Corrupt(format!("organisation {org_id} has no policy")))?;
+        let policy = first.try_get::<sqlx::types::Json<Policy>, _>("policy")?.0;
+        let sites = rows
+            .iter()
+            .filter_map(|row| row.try_get::<Option<Uuid>, _>("site_id").transpose())
+            .collect::<Result<Vec<Uuid>, _>>()?;
+        Ok((policy, sites))
+    }
+
     async fn get_event(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<StoredEvent>> {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM attendance_events WHERE org_id = $1 AND id = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
