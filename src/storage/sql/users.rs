@@ -23,12 +23,11 @@ async fn attach_roles_and_sites(conn: &mut DbConn, users: &mut [User]) -> Result
     if users.is_empty() {
         return Ok(());
     }
-    let mut q = QueryBuilder::<Db>::new("SELECT user_id, role FROM user_roles WHERE user_id IN (");
-    let mut ids = q.separated(", ");
-    for u in users.iter() {
-        ids.push_bind(u.id);
-    }
-    q.push(") ORDER BY role");
+    // Joined against a VALUES list rather than `IN (...)`: see `push_id_values`.
+    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+    let mut q = QueryBuilder::<Db>::new("WITH ids(id) AS (");
+    push_id_values(&mut q, &ids);
+    q.push(") SELECT r.user_id, r.role FROM ids JOIN user_roles r ON r.user_id = ids.id ORDER BY r.role");
     for row in q.build().fetch_all(&mut *conn).await? {
         let user_id: Uuid = row.try_get("user_id")?;
         let role: String = row.try_get("role")?;
@@ -36,12 +35,9 @@ async fn attach_roles_and_sites(conn: &mut DbConn, users: &mut [User]) -> Result
             u.roles.push(role);
         }
     }
-    let mut q = QueryBuilder::<Db>::new("SELECT user_id, site_id FROM user_sites WHERE user_id IN (");
-    let mut ids = q.separated(", ");
-    for u in users.iter() {
-        ids.push_bind(u.id);
-    }
-    q.push(") ORDER BY site_id");
+    let mut q = QueryBuilder::<Db>::new("WITH ids(id) AS (");
+    push_id_values(&mut q, &ids);
+    q.push(") SELECT s.user_id, s.site_id FROM ids JOIN user_sites s ON s.user_id = ids.id ORDER BY s.site_id");
     for row in q.build().fetch_all(&mut *conn).await? {
         let user_id: Uuid = row.try_get("user_id")?;
         if let Some(u) = users.iter_mut().find(|u| u.id == user_id) {
