@@ -31,6 +31,15 @@ pub struct Visibility {
     pub photo: bool,
 }
 
+impl Visibility {
+    /// Whether the caller may have the photo, as a link or the image: the one rule for both.
+    /// It needs the location permission too: API.md gives an event whose location is
+    /// redacted no photo URL, and a selfie shows where it was taken.
+    pub fn photo_shown(self) -> bool {
+        self.photo && self.location
+    }
+}
+
 /// An event as answered.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct EventView {
@@ -66,7 +75,7 @@ pub fn view(event: StoredEvent, visibility: Visibility) -> EventView {
     };
     let photo_url = event
         .photo_id
-        .filter(|_| visibility.photo && visibility.location)
+        .filter(|_| visibility.photo_shown())
         .map(|_| photo_path(event.id));
     EventView {
         id: event.id,

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::access::{Family, Permission};
+use crate::attendance::redact::Visibility;
 use crate::audit::{Action, Disclosures};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError};
@@ -153,9 +154,11 @@ pub async fn event_photo(state: web::Data<AppState>, caller: Caller, id: web::Pa
         .await?
         .ok_or_else(ApiError::not_found)?;
     // Whoever may not see the event's photo may not learn it has one.
-    if !(caller.sees(&state, Family::Attendance, &subject).await?
-        && caller.sees(&state, Family::Photo, &subject).await?)
-    {
+    let visibility = Visibility {
+        location: caller.sees(&state, Family::Location, &subject).await?,
+        photo: caller.sees(&state, Family::Photo, &subject).await?,
+    };
+    if !(caller.sees(&state, Family::Attendance, &subject).await? && visibility.photo_shown()) {
         return Err(ApiError::not_found());
     }
     if photo.status != PhotoStatus::Ready {

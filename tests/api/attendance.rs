@@ -728,6 +728,21 @@ backend_tests! {
         let seen = app.get(&format!("/v1/attendance/events/{id}"), &hr).await.expect(200);
         assert_eq!(seen["photo_url"], Value::Null);
         assert_eq!(seen["location_redacted"], true);
+        // The link and the image follow one rule: granted the photos but not the locations
+        // of the org, HR gets neither.
+        let roles = app.get("/v1/roles", &w.admin).await.expect(200);
+        let mut grants = roles["items"].as_array().unwrap().iter().find(|r| r["name"] == "hr").unwrap()["permissions"].clone();
+        grants.as_array_mut().unwrap().push(json!("attendance.photo.read:org"));
+        app.put("/v1/roles/hr", &w.admin, json!({"permissions": grants})).await.expect(200);
+        let seen = app.get(&format!("/v1/attendance/events/{id}"), &hr).await.expect(200);
+        assert_eq!(seen["photo_url"], Value::Null);
+        app.get(&format!("/v1/attendance/events/{id}/photo"), &hr).await.problem(404, "not_found");
+        grants.as_array_mut().unwrap().push(json!("attendance.location.read:org"));
+        app.put("/v1/roles/hr", &w.admin, json!({"permissions": grants})).await.expect(200);
+        let seen = app.get(&format!("/v1/attendance/events/{id}"), &hr).await.expect(200);
+        assert_eq!(seen["photo_url"], event["photo_url"]);
+        let res = app.client.get(app.url(&format!("/v1/attendance/events/{id}/photo"))).bearer_auth(&hr).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
     }
 
     async fn protobuf_in_and_out_is_the_same_event_as_json(app: TestApp) {
