@@ -5,11 +5,15 @@
 //! S3 does). Directories are 0700 and files 0600: photos are personal data and nobody
 //! but the server's user needs to read them. Writes go to a temp file in the same
 //! directory, are fsynced, then renamed, so a crash never leaves a half-written photo
-//! under a real key. The server streams these files itself (no signed URLs).
+//! under a real key; `put` returns only once the photo and every directory entry
+//! leading to it from the root are on disk. The server streams these files itself (no
+//! signed URLs).
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,6 +29,8 @@ const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 #[derive(Debug, Clone)]
 pub struct FileStore {
     root: PathBuf,
+    /// Organisations whose directory this process has made durable in `root`.
+    durable_orgs: Arc<Mutex<HashSet<Uuid>>>,
 }
 
 impl FileStore {
@@ -37,7 +43,10 @@ impl FileStore {
             // Absolute from here on, so a later change of working directory cannot
             // move the store.
             let root = fs::canonicalize(&dir)?;
-            Ok(FileStore { root })
+            Ok(FileStore {
+                root,
+                durable_orgs: Arc::default(),
+            })
         })
         .await
     }
@@ -64,8 +73,22 @@ impl PhotoStore for FileStore {
         check_content_type(content_type)?;
         let (dir, data, meta) = self.paths(key);
         let content_type = content_type.to_owned();
+        let root = self.root.clone();
+        let org_id = key.org_id();
+        let durable_orgs = Arc::clone(&self.durable_orgs);
         blocking("put", move || {
             create_private_dir(&dir)?;
+            // The organisation's directory is an entry of the root: syncing the directory
+            // itself (below) does not make that entry durable, and a power cut could lose
+            // the directory with every photo in it although their events were committed.
+            // Once per organisation and process, and never merely because another put
+            // created the directory: that put may not have synced the root yet.
+            if !durable_orgs.lock().is_ok_and(|orgs| orgs.contains(&org_id)) {
+                sync_dir(&root)?;
+                if let Ok(mut orgs) = durable_orgs.lock() {
+                    orgs.insert(org_id);
+                }
+            }
             // The sidecar lands first: once the data file exists under its real name,
             // its content type is already there.
             write_atomically(&dir, &meta, content_type.as_bytes())?;

@@ -3,14 +3,11 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::io::Read;
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::common::process::{Installation, Server, free_port};
 use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp};
 
 /// A raw HTTP/1.1 request head announcing a JSON body of `len` bytes.
@@ -224,114 +221,6 @@ backend_tests! {
     }
 }
 
-/// The real `muster` binary, serving on a free port from a temp dir; killed if a test
-/// fails before it stops.
-struct Server {
-    child: Child,
-    port: u16,
-    stderr: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start(envs: &[(&str, &str)]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let stderr = dir.path().join("stderr.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_muster"))
-            .arg("serve")
-            .current_dir(dir.path())
-            .env_clear()
-            .env("MUSTER_LISTEN", format!("127.0.0.1:{port}"))
-            .env(
-                "MUSTER_DATABASE_URL",
-                format!("sqlite://{}", dir.path().join("muster.db").display()),
-            )
-            .env(
-                "MUSTER_PHOTO_STORE",
-                format!("file://{}", dir.path().join("photos").display()),
-            )
-            .env("MUSTER_DATA_DIR", dir.path())
-            .env("MUSTER_JWT_SECRET", "test-secret-that-is-at-least-32-bytes-long")
-            .env("MUSTER_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("MUSTER_WORKERS", "2")
-            .env("RUST_LOG", "info")
-            .envs(envs.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let server = Server {
-            child,
-            port,
-            stderr,
-            _dir: dir,
-        };
-        server.wait_healthy().await;
-        server
-    }
-
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    async fn wait_healthy(&self) {
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(res) = client.get(format!("http://{}/healthz", self.address())).send().await
-                && res.status() == 200
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the server did not become healthy; stderr:\n{}", self.logs());
-    }
-
-    fn terminate(&self) {
-        self.signal("TERM");
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits for the process to exit on its own.
-    async fn wait_exit(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the server did not exit within {within:?}; stderr:\n{}", self.logs());
-    }
-
-    fn logs(&self) -> String {
-        let mut text = String::new();
-        let _ = std::fs::File::open(&self.stderr).and_then(|mut f| f.read_to_string(&mut text));
-        text
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port nothing listens on: bound and released at once, for a server to bind a moment later.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn refuses_connections(address: &str, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
@@ -353,7 +242,8 @@ async fn drains_in_flight_requests_on(signal: &str, metrics_listener: bool) {
     if metrics_listener {
         envs.push(("MUSTER_METRICS_LISTEN", &metrics_address));
     }
-    let mut server = Server::start(&envs).await;
+    let installation = Installation::new(Backend::Sqlite).await.unwrap();
+    let mut server = Server::start(&installation, &envs).await;
     if metrics_listener {
         let scraped = reqwest::get(format!("http://{metrics_address}/metrics")).await.unwrap();
         assert_eq!(scraped.status(), 200);
@@ -382,10 +272,7 @@ async fn drains_in_flight_requests_on(signal: &str, metrics_listener: bool) {
             "the metrics listener still accepts after SIG{signal}"
         );
     }
-    assert!(
-        server.child.try_wait().unwrap().is_none(),
-        "exited with a request in flight"
-    );
+    assert!(server.running(), "exited with a request in flight");
 
     in_flight.write_all(rest).await.unwrap();
     let answer = read_answer(&mut in_flight, Duration::from_secs(30)).await;
@@ -395,8 +282,12 @@ async fn drains_in_flight_requests_on(signal: &str, metrics_listener: bool) {
     assert!(tokens["access_token"].is_string(), "{answer}");
 
     let status = server.wait_exit(Duration::from_secs(15)).await;
-    assert!(status.success(), "exit status {status:?}; stderr:\n{}", server.logs());
-    let logs = server.logs();
+    assert!(
+        status.success(),
+        "exit status {status:?}; stderr:\n{}",
+        installation.logs()
+    );
+    let logs = installation.logs();
     assert!(logs.contains("draining in-flight requests"), "{logs}");
     assert!(logs.contains("stopped"), "{logs}");
 }
@@ -413,10 +304,11 @@ async fn sigint_drains_in_flight_requests_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_are_one_object_per_line_with_the_request_id() {
-    let mut server = Server::start(&[("MUSTER_LOG_FORMAT", "json")]).await;
+    let installation = Installation::new(Backend::Sqlite).await.unwrap();
+    let mut server = Server::start(&installation, &[("MUSTER_LOG_FORMAT", "json")]).await;
     let id = "json-log-probe-42";
     let answer = reqwest::Client::new()
-        .get(format!("http://{}/v1/me", server.address()))
+        .get(server.url("/v1/me"))
         .header("x-request-id", id)
         .send()
         .await
@@ -425,7 +317,7 @@ async fn json_logs_are_one_object_per_line_with_the_request_id() {
     server.terminate();
     assert!(server.wait_exit(Duration::from_secs(30)).await.success());
 
-    let logs = server.logs();
+    let logs = installation.logs();
     let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(lines.len() >= 3, "{logs}");
     let mut saw_request = false;

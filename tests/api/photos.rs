@@ -2,6 +2,7 @@
 //! presigned uploads.
 
 use serde_json::json;
+use std::path::Path;
 
 use crate::common::{Backend, TestApp};
 
@@ -9,8 +10,14 @@ const SECRET: &[u8] = b"GPS-SECRET-12.9716N-77.5946E";
 
 /// A real 8x8 JPEG with an APP1 Exif segment (carrying a GPS-looking secret) after SOI.
 pub fn jpeg_with_exif() -> Vec<u8> {
+    jpeg_with_exif_of_width(8)
+}
+
+/// [`jpeg_with_exif`], `width` pixels wide: for tests that must tell photos apart, as
+/// photos of different widths always differ in their bytes (the width is in the header).
+pub fn jpeg_with_exif_of_width(width: u32) -> Vec<u8> {
     let mut plain = Vec::new();
-    let img = image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([(x * 30) as u8, (y * 30) as u8, 128]));
+    let img = image::RgbImage::from_fn(width, 8, |x, y| image::Rgb([(x * 30) as u8, (y * 30) as u8, 128]));
     img.write_to(&mut std::io::Cursor::new(&mut plain), image::ImageFormat::Jpeg)
         .unwrap();
     let mut payload = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
@@ -24,9 +31,14 @@ pub fn jpeg_with_exif() -> Vec<u8> {
 }
 
 fn stored_files(app: &TestApp) -> Vec<Vec<u8>> {
-    let root = std::path::PathBuf::from(app.settings.photo_store.trim_start_matches("file://"));
+    stored_photos(Path::new(app.settings.photo_store.trim_start_matches("file://")))
+}
+
+/// The contents of every photo the local store holds under `root` (every file but the
+/// `.type` sidecars), whatever its directory layout.
+pub fn stored_photos(root: &Path) -> Vec<Vec<u8>> {
     let mut found = Vec::new();
-    let mut dirs = vec![root];
+    let mut dirs = vec![root.to_path_buf()];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod process;
 pub mod s3;
 
 use reqwest::{Method, StatusCode};
@@ -52,7 +53,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub settings: Settings,
     _dir: tempfile::TempDir,
-    pg_database: Option<(String, String)>,
+    _pg_database: Option<PgDatabase>,
 }
 
 /// An answer: status, headers and the JSON body (`Null` when empty or not JSON).
@@ -91,7 +92,17 @@ fn postgres_required() -> bool {
     std::env::var("MUSTER_TEST_POSTGRES").is_ok_and(|v| v == "required")
 }
 
-async fn create_pg_database() -> Option<(String, String)> {
+/// A database of its own on the PostgreSQL server named by `MUSTER_TEST_POSTGRES_URL`,
+/// dropped with this value.
+pub struct PgDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+/// `None` (the test is skipped) when PostgreSQL is not configured or unreachable, unless
+/// `MUSTER_TEST_POSTGRES=required`.
+async fn create_pg_database() -> Option<PgDatabase> {
     let Ok(admin_url) = std::env::var("MUSTER_TEST_POSTGRES_URL") else {
         assert!(
             !postgres_required(),
@@ -114,7 +125,55 @@ async fn create_pg_database() -> Option<(String, String)> {
         .await
         .expect("create test database");
     let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
-    Some((admin_url.clone(), format!("{base}/{name}")))
+    Some(PgDatabase {
+        url: format!("{base}/{name}"),
+        admin_url,
+        name,
+    })
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs outside async context guarantees; use a private runtime on a thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A fresh database on `backend`: its URL, and the PostgreSQL database to drop when the
+/// test is done. SQLite's is a file in `dir`. `None` when the backend is not configured.
+pub async fn database(backend: Backend, dir: &std::path::Path) -> Option<(String, Option<PgDatabase>)> {
+    match backend {
+        Backend::Sqlite => Some((format!("sqlite://{}", dir.join("muster.db").display()), None)),
+        Backend::Postgres => {
+            let database = create_pg_database().await?;
+            Some((database.url.clone(), Some(database)))
+        }
+    }
+}
+
+/// The body of `POST /v1/users` for a user with the test password.
+pub fn new_user(email: &str, roles: &[&str], manager_id: Option<&str>) -> Value {
+    json!({
+        "email": email, "name": email.split('@').next().unwrap_or(email),
+        "employee_code": format!("E-{}", uuid::Uuid::new_v4().simple()),
+        "manager_id": manager_id, "roles": roles, "password": PASSWORD,
+    })
 }
 
 pub fn test_settings(dir: &std::path::Path, database_url: String) -> Settings {
@@ -143,14 +202,7 @@ impl TestApp {
             muster::telemetry::init_logging(muster::config::LogFormat::Text);
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let (database_url, pg_database) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("muster.db").display()), None),
-            Backend::Postgres => {
-                let (admin, url) = create_pg_database().await?;
-                let name = url.rsplit('/').next().unwrap_or_default().to_owned();
-                (url, Some((admin, name)))
-            }
-        };
+        let (database_url, pg_database) = database(backend, dir.path()).await?;
         let mut settings = test_settings(dir.path(), database_url);
         tweak(&mut settings);
         let app = Application::build(settings.clone()).await.expect("server builds");
@@ -167,7 +219,7 @@ impl TestApp {
             client,
             settings,
             _dir: dir,
-            pg_database,
+            _pg_database: pg_database,
         })
     }
 
@@ -273,12 +325,9 @@ impl TestApp {
 
     /// Creates a user (as `token`) with the test password; returns the user object.
     pub async fn create_user(&self, token: &str, email: &str, roles: &[&str], manager_id: Option<&str>) -> Value {
-        let body = json!({
-            "email": email, "name": email.split('@').next().unwrap_or(email),
-            "employee_code": format!("E-{}", uuid::Uuid::new_v4().simple()),
-            "manager_id": manager_id, "roles": roles, "password": PASSWORD,
-        });
-        self.post("/v1/users", token, body).await.expect(201)
+        self.post("/v1/users", token, new_user(email, roles, manager_id))
+            .await
+            .expect(201)
     }
 
     /// Creates a user and logs them in: (user, token).
@@ -303,30 +352,5 @@ impl TestApp {
         .expect("org created")
         .expect("no conflict");
         self.login(admin_email, ADMIN_PASSWORD).await
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        let Some((admin_url, name)) = self.pg_database.take() else {
-            return;
-        };
-        // Drop runs outside async context guarantees; use a private runtime on a thread.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut conn)
-                    .await;
-                }
-            });
-        })
-        .join();
     }
 }
