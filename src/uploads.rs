@@ -145,9 +145,15 @@ pub async fn claim(state: &AppState, caller: &Caller, photo_id: Uuid) -> ApiResu
         PhotoStatus::Deleted => Err(refused("names a photo that was deleted")),
         PhotoStatus::Pending => {
             let key = PhotoKey::from_stored(photo.storage_key.clone())?;
+            let not_arrived = || refused("the presigned upload has not arrived");
             let (pending, clean) = match finalize_upload(Arc::clone(&state.photos), &key, &limits(state)).await {
                 Ok(done) => done,
-                Err(FinalizeError::Missing) => return Err(refused("the presigned upload has not arrived")),
+                // Gone, perhaps because a concurrent claim finalised it and removed the upload.
+                Err(FinalizeError::Missing) => {
+                    return finalised_meanwhile(state, caller, photo_id)
+                        .await?
+                        .ok_or_else(not_arrived);
+                }
                 Err(FinalizeError::Store(e)) => return Err(e.into()),
                 Err(FinalizeError::Ingest(e)) => return Err(photo_field(e)),
             };
@@ -155,11 +161,24 @@ pub async fn claim(state: &AppState, caller: &Caller, photo_id: Uuid) -> ApiResu
                 created_at: photo.created_at,
                 ..record(photo.id, caller, pending.key(), &clean)
             };
-            state.repo.mark_photo_ready(&ready).await?;
-            pending.commit();
-            Ok(ready.reference())
+            if state.repo.mark_photo_ready(&ready).await? {
+                pending.commit();
+                Ok(ready.reference())
+            } else {
+                // A concurrent claim won: dropping `pending` deletes this copy, theirs stands.
+                drop(pending);
+                finalised_meanwhile(state, caller, photo_id)
+                    .await?
+                    .ok_or_else(not_arrived)
+            }
         }
     }
+}
+
+/// The photo as another claim left it: its reference once ready.
+async fn finalised_meanwhile(state: &AppState, caller: &Caller, photo_id: Uuid) -> ApiResult<Option<PhotoRef>> {
+    let photo = state.repo.get_photo(caller.org_id, photo_id).await?;
+    Ok(photo.filter(|p| p.status == PhotoStatus::Ready).map(|p| p.reference()))
 }
 
 /// Ingestion errors of a photo named by `photo_id` rather than sent in the request.

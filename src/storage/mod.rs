@@ -312,8 +312,9 @@ pub trait ReportStore: Send + Sync {
 pub trait PhotoRecordStore: Send + Sync {
     async fn insert_photo(&self, photo: &PhotoRecord) -> Result<()>;
     async fn get_photo(&self, org_id: Uuid, photo_id: Uuid) -> Result<Option<PhotoRecord>>;
-    /// Records a vetted direct upload under its new key.
-    async fn mark_photo_ready(&self, photo: &PhotoRecord) -> Result<()>;
+    /// Records a vetted direct upload under its new key, if it is still pending; false when
+    /// a concurrent claim finalised it first (its key stands).
+    async fn mark_photo_ready(&self, photo: &PhotoRecord) -> Result<bool>;
     async fn photo_attached(&self, org_id: Uuid, photo_id: Uuid) -> Result<bool>;
     /// A user's photos that still exist, oldest first (for their export).
     async fn user_photos(&self, org_id: Uuid, user_id: Uuid) -> Result<Vec<PhotoRecord>>;

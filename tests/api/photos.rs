@@ -155,12 +155,31 @@ async fn presigned_uploads_go_straight_to_s3() {
     let res = put.send().await.unwrap();
     assert!(res.status().is_success(), "PUT to the presigned URL: {}", res.status());
     // A check-in naming the photo makes the server vet it: stored clean under a new key.
-    let check_in = json!({
-        "client_event_id": uuid::Uuid::new_v4(), "kind": "check_in", "captured_at": chrono::Utc::now().to_rfc3339(),
-        "location": {"lat": 12.97, "lon": 77.59, "accuracy_m": 8.0, "provider": "gps", "is_mock": false},
-        "photo_id": presigned["photo_id"],
-    });
-    let event = app.post("/v1/attendance/events", &employee, check_in).await.expect(201);
+    // Six at once (different events, one photo) vet it concurrently: one event gets the
+    // photo, the others are refused, and no second clean copy is left behind.
+    let check_in = || {
+        json!({
+            "client_event_id": uuid::Uuid::new_v4(), "kind": "check_in", "captured_at": chrono::Utc::now().to_rfc3339(),
+            "location": {"lat": 12.97, "lon": 77.59, "accuracy_m": 8.0, "provider": "gps", "is_mock": false},
+            "photo_id": presigned["photo_id"],
+        })
+    };
+    let claims =
+        futures_util::future::join_all((0..6).map(|_| app.post("/v1/attendance/events", &employee, check_in()))).await;
+    let statuses: Vec<u16> = claims.iter().map(|a| a.status.as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 5, "{statuses:?}");
+    let event = claims.into_iter().find(|a| a.status == 201).unwrap().body;
+    // A loser's copy is removed by its drop guard, in the background: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stored_photos(s3.dir.path()).len() > 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        stored_photos(s3.dir.path()).len(),
+        1,
+        "one clean copy, no upload and no loser's copy left"
+    );
     let photo_url = event["photo_url"].as_str().expect("photo link");
     let redirect = app
         .client

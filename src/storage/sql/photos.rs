@@ -48,10 +48,10 @@ impl PhotoRecordStore for SqlRepo {
         row.as_ref().map(photo_from_row).transpose()
     }
 
-    async fn mark_photo_ready(&self, photo: &PhotoRecord) -> Result<()> {
-        sqlx::query(
+    async fn mark_photo_ready(&self, photo: &PhotoRecord) -> Result<bool> {
+        let done = sqlx::query(
             "UPDATE photos SET storage_key = $3, status = 'ready', sha256 = $4, bytes = $5, content_type = $6
-             WHERE org_id = $1 AND id = $2",
+             WHERE org_id = $1 AND id = $2 AND status = 'pending'",
         )
         .bind(photo.org_id)
         .bind(photo.id)
@@ -61,7 +61,7 @@ impl PhotoRecordStore for SqlRepo {
         .bind(&photo.content_type)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn photo_attached(&self, org_id: Uuid, photo_id: Uuid) -> Result<bool> {
