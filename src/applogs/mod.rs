@@ -13,10 +13,10 @@ pub mod limit;
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::audit::{Action, Disclosures};
 use crate::config::Settings;
 use crate::error::{ApiError, FieldError};
 use crate::http::List;
@@ -373,22 +373,21 @@ impl AppLog {
     }
 }
 
-/// Prepares stored entries for `viewer`: the one place where app-log PII (IP address, device
-/// id, device name) is hidden from a viewer without `applogs.pii.read`. Returns the entries
-/// and, for a viewer who may see PII, each *other* person whose PII the answer shows, with
-/// the number of their entries in it: one disclosure audit entry per subject.
-pub fn present(mut items: Vec<AppLog>, viewer: Uuid, may_see_pii: bool) -> (Vec<AppLog>, BTreeMap<Uuid, u32>) {
-    let mut disclosed = BTreeMap::new();
+/// Prepares stored entries for a viewer: the one place where app-log PII (IP address,
+/// device id, device name) is hidden from a viewer without `applogs.pii.read`. For a viewer
+/// who may see it, every entry showing another person's PII is recorded in `disclosures`
+/// (which skips the viewer's own and writes one audit entry per subject).
+pub fn present(mut items: Vec<AppLog>, may_see_pii: bool, disclosures: &mut Disclosures) -> Vec<AppLog> {
     for item in &mut items {
         if !may_see_pii {
             item.ip = None;
             item.device.id = None;
             item.device.name = None;
-        } else if item.user_id != viewer && item.shows_pii() {
-            *disclosed.entry(item.user_id).or_insert(0) += 1;
+        } else if item.shows_pii() {
+            disclosures.record(Action::AppLogPiiDisclosed, item.user_id, Some(item.id.to_string()));
         }
     }
-    (items, disclosed)
+    items
 }
 
 fn time(t: DateTime<Utc>) -> String {
@@ -439,6 +438,7 @@ impl From<List<AppLog>> for v1::AppLogPage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::AuditContext;
     use serde_json::json;
 
     const LIMITS: Limits = Limits {
@@ -552,16 +552,25 @@ mod tests {
             app_config: json!({}),
             ip: Some("192.0.2.1".into()),
         };
-        let (hidden, disclosed) = present(vec![item(viewer), item(other)], viewer, false);
-        assert!(disclosed.is_empty());
+        let mut disclosures = Disclosures::new(AuditContext {
+            org_id: Uuid::nil(),
+            actor_id: Some(viewer),
+            request_id: None,
+            ip: None,
+        });
+        let hidden = present(vec![item(viewer), item(other)], false, &mut disclosures);
+        assert!(disclosures.is_empty());
         assert!(
             hidden
                 .iter()
                 .all(|i| i.ip.is_none() && i.device.id.is_none() && i.device.name.is_none())
         );
         assert_eq!(hidden[0].device.model.as_deref(), Some("m"));
-        let (shown, disclosed) = present(vec![item(viewer), item(other), item(other)], viewer, true);
+        let shown = present(vec![item(viewer), item(other), item(other)], true, &mut disclosures);
         assert!(shown.iter().all(|i| i.ip.is_some()));
-        assert_eq!(disclosed.into_iter().collect::<Vec<_>>(), [(other, 2)]);
+        let entries = disclosures.take_entries();
+        assert_eq!(entries.len(), 1, "one entry for the other person, none for oneself");
+        assert_eq!(entries[0].subject_id, Some(other));
+        assert_eq!(entries[0].detail, json!({"objects": 2}));
     }
 }

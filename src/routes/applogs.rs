@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::access::{Family, Permission, Scope};
 use crate::applogs::{self, Accepted, AppLog, AppLogFilter, Level, Limits, Origin, Upload};
-use crate::audit::Action;
+use crate::audit::Disclosures;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{JsonOrProto, List, Query, Reply, page_request};
@@ -133,19 +133,11 @@ pub async fn list(
         )));
     };
     let Page { items, next } = state.repo.list_app_logs(caller.org_id, &filter, page).await?;
-    let (items, disclosed) = applogs::present(items, caller.user_id, caller.has(Permission::ApplogsPiiRead));
-    if !disclosed.is_empty() {
-        // Written before the answer leaves: no disclosure without its record.
-        let context = caller.audit();
-        let entries: Vec<_> = disclosed
-            .into_iter()
-            .map(|(subject, count)| {
-                let mut entry = context.entry(Action::AppLogPiiDisclosed, Some(subject), None);
-                entry.detail = serde_json::json!({ "entries": count });
-                entry
-            })
-            .collect();
-        state.repo.append_audit(&entries).await?;
+    let mut disclosures = Disclosures::new(caller.audit());
+    let items = applogs::present(items, caller.has(Permission::ApplogsPiiRead), &mut disclosures);
+    // Written before the answer leaves: no disclosure without its record.
+    if !disclosures.is_empty() {
+        state.repo.append_audit(&disclosures.take_entries()).await?;
     }
     Ok(Reply::ok(List::from_page(Page { items, next }, |a| a)))
 }

@@ -358,7 +358,7 @@ backend_tests! {
         let mut subjects: Vec<(String, String, Value)> = audit["items"].as_array().unwrap().iter()
             .map(|e| (e["subject_id"].as_str().unwrap().to_owned(), e["request_id"].as_str().unwrap().to_owned(), e["detail"].clone())).collect();
         subjects.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-        let mut expected = vec![(id(&asha), "req-pii-1".to_owned(), json!({"entries": 3})), (id(&ben), "req-pii-1".to_owned(), json!({"entries": 1}))];
+        let mut expected = vec![(id(&asha), "req-pii-1".to_owned(), json!({"objects": 3})), (id(&ben), "req-pii-1".to_owned(), json!({"objects": 1}))];
         expected.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         assert_eq!(subjects, expected, "one entry per other subject, none for the admin's own logs");
         assert!(audit["items"].as_array().unwrap().iter().all(|e| e["actor_id"] == admin_id.as_str()));
