@@ -56,6 +56,7 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub database_acquire_timeout_s: u64,
     pub database_event_batch_max: u32,
+    pub database_listen_url: Option<String>,
     pub photo_store: String,
     pub s3_endpoint: Option<String>,
     pub s3_region: Option<String>,
@@ -122,6 +123,7 @@ impl Default for Settings {
             database_max_connections: 16,
             database_acquire_timeout_s: 5,
             database_event_batch_max: 128,
+            database_listen_url: None,
             photo_store: "file://muster-data/photos".into(),
             s3_endpoint: None,
             s3_region: None,
@@ -216,6 +218,10 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "MUSTER_DATABASE_EVENT_BATCH_MAX")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_event_batch_max: Option<u32>,
+    /// PostgreSQL URL for the geofence LISTEN connection, bypassing a transaction-mode pooler [default: the database URL].
+    #[arg(long, global = true, env = "MUSTER_DATABASE_LISTEN_URL", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_listen_url: Option<String>,
     /// file://DIR or s3://BUCKET/PREFIX [default: file://muster-data/photos].
     #[arg(long, global = true, env = "MUSTER_PHOTO_STORE")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -483,6 +489,11 @@ impl Settings {
         }
         if self.database_max_connections == 0 {
             bail!("database_max_connections must be at least 1");
+        }
+        if let Some(url) = &self.database_listen_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            bail!("database_listen_url must be a postgres:// URL (SQLite needs no listener)");
         }
         // 25 parameters per event: 1000 stays within SQLite's 32,766 per statement.
         if !(1..=1000).contains(&self.database_event_batch_max) {

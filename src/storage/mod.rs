@@ -400,6 +400,9 @@ pub struct DbOptions {
     pub acquire_timeout: std::time::Duration,
     /// Most attendance events written by one commit.
     pub event_batch_max: usize,
+    /// Where PostgreSQL's LISTEN connection goes when not where the pool goes (a
+    /// transaction-mode pooler does not deliver notifications).
+    pub listen_url: Option<String>,
 }
 
 /// Opens the database named by `url`, creating a SQLite file (and its directory) if

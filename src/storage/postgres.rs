@@ -26,6 +26,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 pub struct SqlRepo {
     pool: Pool<Db>,
     events: EventWriter,
+    listen_url: Option<String>,
 }
 
 impl SqlRepo {
@@ -41,6 +42,7 @@ impl SqlRepo {
         }
         Ok(SqlRepo {
             events: event_writer(pool.clone(), options.event_batch_max),
+            listen_url: options.listen_url.clone(),
             pool,
         })
     }
@@ -49,7 +51,10 @@ impl SqlRepo {
 impl SqlRepo {
     /// A dedicated connection LISTENing on the geofence channel, forwarding org ids.
     async fn listen_fence_changes(&self) -> Result<Option<tokio::sync::mpsc::Receiver<uuid::Uuid>>> {
-        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        let mut listener = match &self.listen_url {
+            Some(url) => sqlx::postgres::PgListener::connect(url).await?,
+            None => sqlx::postgres::PgListener::connect_with(&self.pool).await?,
+        };
         listener.listen(FENCE_CHANNEL).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         tokio::spawn(async move {

@@ -196,7 +196,10 @@ async fn other_replicas_learn_of_fence_changes_at_once() {
         return;
     };
     let admin = app.admin().await;
-    let replica = app.replica().await;
+    // The replica listens on its own URL, as behind a transaction-mode pooler; the name
+    // marks that connection so the test can tell it is the one in use.
+    let listen_url = format!("{}?application_name=muster_listener", app.settings.database_url);
+    let replica = app.replica_with(|s| s.database_listen_url = Some(listen_url)).await;
     let site_id = site(&app, &admin, "HQ").await;
     let test = |lat: f64| {
         let client = app.client.clone();
@@ -228,6 +231,19 @@ async fn other_replicas_learn_of_fence_changes_at_once() {
         )
         .await
         .expect(201);
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&app.settings.database_url)
+        .await
+        .unwrap();
+    let listeners: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'muster_listener'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        listeners, 1,
+        "the replica's LISTEN connection uses MUSTER_DATABASE_LISTEN_URL"
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while test(12.97).await["verdict"] != "inside" {
         assert!(

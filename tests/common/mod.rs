@@ -225,7 +225,14 @@ impl TestApp {
 
     /// Another server on the same database and settings: a second replica.
     pub async fn replica(&self) -> String {
-        let app = Application::build(self.settings.clone()).await.expect("replica builds");
+        self.replica_with(|_| {}).await
+    }
+
+    /// Another server on this test's database, with its settings changed by `tweak`.
+    pub async fn replica_with(&self, tweak: impl FnOnce(&mut Settings)) -> String {
+        let mut settings = self.settings.clone();
+        tweak(&mut settings);
+        let app = Application::build(settings).await.expect("replica builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         address
