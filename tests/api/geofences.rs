@@ -234,16 +234,24 @@ async fn other_replicas_learn_of_fence_changes_at_once() {
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&app.settings.database_url)
         .await
         .unwrap();
-    let listeners: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'muster_listener'",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    assert_eq!(
-        listeners, 1,
-        "the replica's LISTEN connection uses MUSTER_DATABASE_LISTEN_URL"
-    );
+    // The listener connects in the background at start-up: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let listeners: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'muster_listener'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if listeners == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no LISTEN connection on MUSTER_DATABASE_LISTEN_URL"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while test(12.97).await["verdict"] != "inside" {
         assert!(
