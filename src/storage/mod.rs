@@ -340,6 +340,9 @@ pub trait PrivacyStore: Send + Sync {
     async fn expire_locations(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>>;
     async fn expire_photos(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>>;
     async fn expire_app_logs(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>>;
+    /// The photo store keys among `keys` that no pending or ready photo names: orphans,
+    /// if their objects are old enough (see `privacy::orphans`). One query for the lot.
+    async fn unreferenced_photo_keys(&self, keys: &[String]) -> Result<Option<Vec<String>>>;
 }
 
 #[async_trait]
