@@ -322,8 +322,8 @@ pub trait PhotoRecordStore: Send + Sync {
     async fn event_photo(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<(Uuid, PhotoRecord)>>;
 }
 
-/// Erasure and retention. The `expire_*` methods work in bounded batches and answer `None`
-/// when another replica holds the retention lock.
+/// Erasure and retention. The `expire_*` methods work in bounded batches; they and
+/// `unreferenced_photo_keys` answer `None` when another replica holds the retention lock.
 #[async_trait]
 pub trait PrivacyStore: Send + Sync {
     /// Removes a user's locations, device data, notes and app logs and marks their photos

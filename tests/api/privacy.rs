@@ -122,9 +122,68 @@ backend_tests! {
     }
 }
 
-/// The orphan sweep, run by `muster purge`.
+/// The orphan sweep, run by `muster purge` and the retention job.
 mod orphans {
     use super::*;
+
+    /// On S3 the sweep pages through the bucket prefix and deletes an old object no photo
+    /// names, keeping the photos in use and an object still within its grace period.
+    async fn retention_sweeps_orphans_from_s3_on(backend: Backend) {
+        let s3 = crate::common::s3::TestS3::start().await;
+        let Some(app) = TestApp::spawn_with(backend, s3_app_settings(&s3)).await else {
+            return;
+        };
+        let admin = app.admin().await;
+        let (_, token) = app.user(&admin, "e@example.com", &["employee"], None).await;
+        upload(&app, &token).await;
+        upload(&app, &token).await;
+        let repo = muster::startup::open_repo(&app.settings).await.unwrap();
+        let photos = muster::photos::open(&app.settings.photo_store, &app.settings.s3_options())
+            .await
+            .unwrap();
+        let org = repo.org_ids().await.unwrap()[0];
+        let (orphan, young) = (muster::photos::PhotoKey::new(org), muster::photos::PhotoKey::new(org));
+        for key in [&orphan, &young] {
+            photos
+                .put(key, bytes::Bytes::from_static(b"orphan"), "image/jpeg")
+                .await
+                .unwrap();
+        }
+        age(
+            &s3.object_path(&format!("photos/{orphan}")),
+            std::time::Duration::from_secs(2 * 3600),
+        );
+        // Every photo in use is as old as the orphan: only the missing row tells them apart.
+        for dir in std::fs::read_dir(s3.object_path("photos")).unwrap() {
+            for file in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+                let path = file.unwrap().path();
+                if !path.ends_with(young.id().to_string()) {
+                    age(&path, std::time::Duration::from_secs(2 * 3600));
+                }
+            }
+        }
+        let options = muster::privacy::RetentionOptions {
+            orphan_grace: std::time::Duration::from_secs(3600),
+            ..app.retention(1)
+        };
+        let purged = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), options)
+            .await
+            .unwrap();
+        assert_eq!((purged.orphans, purged.skipped), (1, 0));
+        assert!(photos.head(&orphan).await.unwrap().is_none());
+        assert!(photos.head(&young).await.unwrap().is_some());
+        assert_eq!(objects(&s3), 3, "both photos in use and the young orphan are kept");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retention_sweeps_orphans_from_s3_sqlite() {
+        retention_sweeps_orphans_from_s3_on(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retention_sweeps_orphans_from_s3_postgres() {
+        retention_sweeps_orphans_from_s3_on(Backend::Postgres).await;
+    }
 
     /// Writes an object (data and content-type sidecar) under `key` straight into the local
     /// photo directory, as a crash between store write and database commit leaves it, aged `ago`.
