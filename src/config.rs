@@ -105,6 +105,7 @@ pub struct Settings {
     pub photo_presign_ttl_s: u64,
     pub retention_interval_s: u64,
     pub retention_batch_size: u32,
+    pub photo_orphan_grace_s: u64,
     pub body_read_timeout_s: u64,
     pub client_request_timeout_s: u64,
     pub client_disconnect_timeout_s: u64,
@@ -172,6 +173,9 @@ impl Default for Settings {
             photo_presign_ttl_s: 300,
             retention_interval_s: 3600,
             retention_batch_size: 1000,
+            // Far longer than any upload request takes between storing a photo and
+            // committing the row that names it: only a crash leaves one unnamed this long.
+            photo_orphan_grace_s: 24 * 3600,
             // A 5 MiB photo in 30 s needs ~1.4 Mbit/s; a slower link can be allowed more.
             body_read_timeout_s: 30,
             client_request_timeout_s: 10,
@@ -410,10 +414,14 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "MUSTER_RETENTION_INTERVAL_S")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_interval_s: Option<u64>,
-    /// Rows per retention batch (one short transaction each) [default: 1000].
+    /// Rows per retention batch (one short transaction each), and photo-store entries per page of the orphan sweep; 1 to 10000 [default: 1000].
     #[arg(long, global = true, env = "MUSTER_RETENTION_BATCH_SIZE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_batch_size: Option<u32>,
+    /// Age in seconds at which a photo object no database row names (left by a crash) is deleted by retention; 0 only for tests [default: 86400].
+    #[arg(long, global = true, env = "MUSTER_PHOTO_ORPHAN_GRACE_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_orphan_grace_s: Option<u64>,
     /// Seconds a client has to send a whole request body before 408 [default: 30].
     #[arg(long, global = true, env = "MUSTER_BODY_READ_TIMEOUT_S")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -509,6 +517,11 @@ impl Settings {
             || (self.rate_limit_per_user_per_s > 0 && self.rate_limit_per_user_burst == 0)
         {
             bail!("a rate limit's burst must be at least 1 (set the rate to 0 to disable the limit)");
+        }
+        // The orphan sweep binds one key per stored entry of a page: stay far within
+        // SQLite's 32,766 and PostgreSQL's 65,535 parameters per statement.
+        if !(1..=10_000).contains(&self.retention_batch_size) {
+            bail!("retention_batch_size must be 1 to 10000");
         }
         if self.applog_batches_per_minute == 0 || self.applog_max_entries == 0 || self.applog_max_depth == 0 {
             bail!("applog_batches_per_minute, applog_max_entries and applog_max_depth must be at least 1");

@@ -21,7 +21,7 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
-    /// Apply the retention policy once (the server also runs it in the background).
+    /// Apply the retention policy and sweep orphaned photos once (the server also does it in the background).
     Purge,
     /// Manage organisations.
     #[command(subcommand)]
@@ -70,11 +70,17 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Purge => {
             let repo = startup::open_repo(&settings).await?;
             let photos = muster::photos::open(&settings.photo_store, &settings.s3_options()).await?;
-            let purged =
-                muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), settings.retention_batch_size).await?;
+            let options = muster::privacy::RetentionOptions::from(&settings);
+            let purged = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), options).await?;
             println!(
-                "retention: {} locations, {} photos, {} app-log batches removed ({} rounds skipped: another replica was purging)",
-                purged.locations, purged.photos, purged.app_log_batches, purged.skipped
+                "retention: {} locations, {} photos, {} app-log batches removed; {} orphaned photos and {} \
+                 leftovers of interrupted writes swept ({} rounds skipped: another replica was purging)",
+                purged.locations,
+                purged.photos,
+                purged.app_log_batches,
+                purged.orphans,
+                purged.leftovers,
+                purged.skipped
             );
         }
         Command::Org(OrgCommand::Create {

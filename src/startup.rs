@@ -61,7 +61,7 @@ impl Application {
             repo.clone(),
             photos.clone(),
             Duration::from_secs(settings.retention_interval_s),
-            settings.retention_batch_size,
+            privacy::RetentionOptions::from(&settings),
         );
         let state = web::Data::new(AppState::new(
             settings.clone(),

@@ -17,9 +17,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use muster::photos::{
-    self, CleanPhoto, IngestError, IngestLimits, PendingPhoto, PhotoKey, PhotoStore, S3Options, StoreError,
+    self, CleanPhoto, IngestError, IngestLimits, ListedPhoto, PendingPhoto, PhotoKey, PhotoStore, S3Options, StoreError,
 };
 use proptest::prelude::*;
 use test_s3::TestS3;
@@ -116,7 +117,56 @@ async fn behaviour(store: Arc<dyn PhotoStore>) {
     assert!(matches!(err, StoreError::InvalidContentType), "{err:?}");
     assert_eq!(store.head(&key).await.unwrap(), None);
 
-    pending_guard(store).await;
+    pending_guard(store.clone()).await;
+    listing(store).await;
+}
+
+/// Everything `store.list` reports, page by page; also how many pages it took.
+async fn list_all(store: &dyn PhotoStore, older_than: DateTime<Utc>, page_size: u32) -> (Vec<ListedPhoto>, usize) {
+    let mut listing = store.list(older_than, page_size);
+    let (mut listed, mut pages) = (Vec::new(), 0);
+    while let Some(page) = listing.next_page().await.unwrap() {
+        listed.extend(page.photos);
+        pages += 1;
+    }
+    listed.sort_by(|a, b| a.key.cmp(&b.key));
+    (listed, pages)
+}
+
+/// Listing (for the orphan sweep): every photo once across pages, with when it was
+/// written, and nothing written after the cutoff. Runs on an otherwise empty store.
+async fn listing(store: Arc<dyn PhotoStore>) {
+    let started = Utc::now() - chrono::Duration::seconds(2);
+    let (org, other_org) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut keys = vec![PhotoKey::new(org), PhotoKey::new(org), PhotoKey::new(other_org)];
+    for key in &keys {
+        store.put(key, Bytes::from_static(b"jpeg"), "image/jpeg").await.unwrap();
+    }
+    keys.sort();
+    let later = Utc::now() + chrono::Duration::seconds(2);
+
+    let (listed, pages) = list_all(store.as_ref(), later, 2).await;
+    assert_eq!(listed.iter().map(|p| p.key.clone()).collect::<Vec<_>>(), keys);
+    assert!(pages >= 2, "{pages} page(s) of at most 2 entries for 3 photos");
+    for photo in &listed {
+        assert!(started <= photo.modified && photo.modified <= later, "{photo:?}");
+    }
+    let (none, _) = list_all(store.as_ref(), started, 2).await;
+    assert!(
+        none.is_empty(),
+        "photos written after the cutoff are not listed: {none:?}"
+    );
+
+    for key in &keys {
+        store.delete(key).await.unwrap();
+    }
+    assert!(list_all(store.as_ref(), later, 2).await.0.is_empty());
+}
+
+/// Ages a file as if it had been written `ago` in the past.
+fn backdate(path: &std::path::Path, ago: Duration) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - ago).unwrap();
 }
 
 /// The drop guard: uncommitted photos disappear, committed ones stay.
@@ -176,7 +226,89 @@ async fn s3_store_behaviour_under_a_prefix() {
     let key = PhotoKey::new(Uuid::new_v4());
     store.put(&key, Bytes::from_static(b"abc"), "image/jpeg").await.unwrap();
     let on_disk = s3.object_path(&format!("tenant-a/photos/{key}"));
-    assert_eq!(std::fs::read(on_disk).unwrap(), b"abc");
+    assert_eq!(std::fs::read(&on_disk).unwrap(), b"abc");
+
+    // Only our own keys under the prefix are listed: not an object outside it, nor
+    // something else put under it.
+    let outside = PhotoKey::new(Uuid::new_v4());
+    let unprefixed = s3_store(&s3, None).await;
+    unprefixed
+        .put(&outside, Bytes::from_static(b"x"), "image/jpeg")
+        .await
+        .unwrap();
+    std::fs::write(s3.object_path("tenant-a/photos/notes.txt"), b"not a photo").unwrap();
+    let later = Utc::now() + chrono::Duration::seconds(2);
+    let (listed, _) = list_all(store.as_ref(), later, 1000).await;
+    assert_eq!(listed.iter().map(|p| &p.key).collect::<Vec<_>>(), [&key]);
+    // The time is the object's: an object written long ago is listed as such.
+    backdate(&on_disk, Duration::from_secs(7200));
+    let (old, _) = list_all(store.as_ref(), Utc::now() - chrono::Duration::hours(1), 1000).await;
+    assert_eq!(old.iter().map(|p| &p.key).collect::<Vec<_>>(), [&key]);
+}
+
+/// The local store lists its files as photos and removes what interrupted writes left.
+#[tokio::test]
+async fn file_store_listing_finds_lone_sidecars_and_removes_old_temp_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(dir.path()).await;
+    let root = dir.path().join("photos");
+    let hour = Duration::from_secs(3600);
+    let two_hours = Duration::from_secs(7200);
+
+    let old = PhotoKey::new(Uuid::new_v4());
+    let fresh = PhotoKey::new(old.org_id());
+    for key in [&old, &fresh] {
+        store.put(key, Bytes::from_static(b"jpeg"), "image/jpeg").await.unwrap();
+    }
+    let org_dir = root.join(old.org_id().to_string());
+    backdate(&org_dir.join(old.id().to_string()), two_hours);
+    // A sidecar whose data file a crash never wrote (or already removed).
+    let lone = PhotoKey::new(old.org_id());
+    let lone_sidecar = org_dir.join(format!("{}.type", lone.id()));
+    std::fs::write(&lone_sidecar, "image/jpeg").unwrap();
+    backdate(&lone_sidecar, two_hours);
+    // Temp files of writes a crash interrupted, in an organisation's directory and (a
+    // health probe's) in the root, and one of a write still going on.
+    let (old_tmp, root_tmp, fresh_tmp) = (
+        org_dir.join(".tmp-0b6e0c1e"),
+        root.join(".tmp-health-5d1c"),
+        org_dir.join(".tmp-9f3a"),
+    );
+    for file in [&old_tmp, &root_tmp, &fresh_tmp] {
+        std::fs::write(file, b"partial").unwrap();
+    }
+    backdate(&old_tmp, two_hours);
+    backdate(&root_tmp, two_hours);
+    // Not the store's: left alone, whatever their age.
+    let stranger = org_dir.join("notes.txt");
+    std::fs::create_dir(root.join("lost+found")).unwrap();
+    let stranger_in_root = root.join("lost+found/.tmp-x");
+    for file in [&stranger, &stranger_in_root] {
+        std::fs::write(file, b"mine").unwrap();
+        backdate(file, two_hours);
+    }
+
+    let mut listing = store.list(Utc::now() - chrono::Duration::from_std(hour).unwrap(), 2);
+    let (mut listed, mut leftovers) = (Vec::new(), 0);
+    while let Some(page) = listing.next_page().await.unwrap() {
+        listed.extend(page.photos.into_iter().map(|p| p.key));
+        leftovers += page.leftovers_removed;
+    }
+    listed.sort();
+    let mut expected = vec![old.clone(), lone.clone()];
+    expected.sort();
+    assert_eq!(
+        listed, expected,
+        "the old photo and the lone sidecar, not the fresh photo"
+    );
+    assert_eq!(leftovers, 2);
+    assert!(!old_tmp.exists() && !root_tmp.exists(), "old temp files are removed");
+    assert!(fresh_tmp.exists(), "a write in progress is not disturbed");
+    assert!(stranger.exists() && stranger_in_root.exists());
+
+    store.delete(&lone).await.unwrap();
+    assert!(!lone_sidecar.exists(), "deleting the key removes a lone sidecar");
+    assert!(store.get(&fresh).await.unwrap().is_some());
 }
 
 // ---------------------------------------------------------------------------------

@@ -7,22 +7,28 @@
 //! directory, are fsynced, then renamed, so a crash never leaves a half-written photo
 //! under a real key; `put` returns only once the photo and every directory entry
 //! leading to it from the root are on disk. The server streams these files itself (no
-//! signed URLs).
+//! signed URLs). A temp file a crash left behind is removed by the orphan sweep's listing.
 
 use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, DirEntry, File, OpenOptions, ReadDir};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::store::{PhotoKey, PhotoStore, PresignedPut, StoreError, StoredPhoto, check_content_type};
+use super::store::{
+    ListedPage, ListedPhoto, PhotoKey, PhotoListing, PhotoStore, PresignedPut, StoreError, StoredPhoto, canonical_uuid,
+    check_content_type,
+};
 
 const TYPE_SUFFIX: &str = ".type";
+/// Names of files being written; one still there later is the leftover of a crash.
+const TMP_PREFIX: &str = ".tmp-";
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// Photos as files under one directory.
@@ -162,12 +168,26 @@ impl PhotoStore for FileStore {
         Ok(None)
     }
 
+    fn list(&self, older_than: DateTime<Utc>, page_size: u32) -> Box<dyn PhotoListing> {
+        Box::new(Listing {
+            walk: Some(Walk {
+                root: self.root.clone(),
+                older_than: older_than.into(),
+                page_size: page_size as usize,
+                root_entries: None,
+                org: None,
+                finished: false,
+            }),
+        })
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         let root = self.root.clone();
         blocking("health check", move || {
             // Really write: a read-only remount or a full disk must show up here, not
             // on the next check-in.
-            let probe = root.join(format!(".health-{}", Uuid::new_v4()));
+            // A temp-file name: a crash before the removal leaves what the sweep removes.
+            let probe = root.join(format!("{TMP_PREFIX}health-{}", Uuid::new_v4()));
             let result = write_file(&probe, b"ok");
             let _ = fs::remove_file(&probe);
             result
@@ -178,6 +198,142 @@ impl PhotoStore for FileStore {
     fn kind(&self) -> &'static str {
         "file"
     }
+}
+
+/// A [`Walk`] driven from async code: each page is read on a blocking thread, which
+/// takes the walk along and hands it back.
+struct Listing {
+    /// `None` while a page is being read, and for good if that thread panicked.
+    walk: Option<Walk>,
+}
+
+#[async_trait]
+impl PhotoListing for Listing {
+    async fn next_page(&mut self) -> Result<Option<ListedPage>, StoreError> {
+        let Some(mut walk) = self.walk.take() else {
+            return Ok(None);
+        };
+        let (walk, page) = blocking("list", move || {
+            let page = walk.next_page();
+            Ok((walk, page))
+        })
+        .await?;
+        // Kept after an I/O error too: the walk resumes where it stopped if asked again.
+        self.walk = Some(walk);
+        page.map_err(|e| io_error("list", e))
+    }
+}
+
+/// A walk over the store directory, streaming one directory's entries at a time, so a
+/// page costs `page_size` entries of memory and work however many photos there are.
+/// Entries are met in directory order, not sorted: the sweep needs each once, not in order.
+struct Walk {
+    root: PathBuf,
+    older_than: SystemTime,
+    page_size: usize,
+    /// Opened on the first page.
+    root_entries: Option<ReadDir>,
+    /// The organisation directory being walked.
+    org: Option<(Uuid, ReadDir)>,
+    finished: bool,
+}
+
+impl Walk {
+    fn next_page(&mut self) -> io::Result<Option<ListedPage>> {
+        if self.finished {
+            return Ok(None);
+        }
+        let mut page = ListedPage::default();
+        for _ in 0..self.page_size {
+            match self.next_entry()? {
+                Some((org, entry)) => self.examine(org, &entry, &mut page)?,
+                None => {
+                    self.finished = true;
+                    break;
+                }
+            }
+        }
+        Ok(Some(page))
+    }
+
+    /// The next entry of the current organisation's directory, entering the next one when
+    /// it ends; files directly under the root come with no organisation.
+    fn next_entry(&mut self) -> io::Result<Option<(Option<Uuid>, DirEntry)>> {
+        loop {
+            if let Some((org, entries)) = &mut self.org {
+                match entries.next() {
+                    Some(entry) => return Ok(Some((Some(*org), entry?))),
+                    None => self.org = None,
+                }
+            }
+            let root_entries = match &mut self.root_entries {
+                Some(entries) => entries,
+                None => self.root_entries.insert(fs::read_dir(&self.root)?),
+            };
+            let Some(entry) = root_entries.next().transpose()? else {
+                return Ok(None);
+            };
+            match org_dir(&entry) {
+                Some(org) => match fs::read_dir(entry.path()) {
+                    Ok(entries) => self.org = Some((org, entries)),
+                    // Removed since the root was read: nothing in it to list.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                },
+                None => return Ok(Some((None, entry))),
+            }
+        }
+    }
+
+    /// Adds `entry` to the page if it is an old enough photo, or removes it if it is an old
+    /// enough temp file; anything else is not the store's and is left alone.
+    fn examine(&self, org: Option<Uuid>, entry: &DirEntry, page: &mut ListedPage) -> io::Result<()> {
+        let name = entry.file_name();
+        let is_file = entry.file_type().is_ok_and(|kind| kind.is_file());
+        let Some(name) = name.to_str().filter(|_| is_file) else {
+            return Ok(());
+        };
+        if name.starts_with(TMP_PREFIX) {
+            if self.written_before_cutoff(entry)?.is_some() {
+                remove_if_exists(&entry.path())?;
+                page.leftovers_removed += 1;
+            }
+        } else if let Some(org) = org
+            && let Some(key) = photo_key(org, name, &entry.path())
+            && let Some(modified) = self.written_before_cutoff(entry)?
+        {
+            page.photos.push(ListedPhoto { key, modified });
+        }
+        Ok(())
+    }
+
+    /// When `entry` was last written, if before the cutoff (`None` if it is gone since).
+    fn written_before_cutoff(&self, entry: &DirEntry) -> io::Result<Option<DateTime<Utc>>> {
+        let modified = match entry.metadata().and_then(|meta| meta.modified()) {
+            Ok(modified) => modified,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok((modified < self.older_than).then(|| modified.into()))
+    }
+}
+
+/// The organisation a directory under the root belongs to, by its canonical name.
+fn org_dir(entry: &DirEntry) -> Option<Uuid> {
+    let org = canonical_uuid(entry.file_name().to_str()?)?;
+    entry.file_type().ok()?.is_dir().then_some(org)
+}
+
+/// The key a file in an organisation's directory stores: its data file, or a content-type
+/// sidecar whose data file is gone (a crash between the two writes of `put`, or the two
+/// removals of `delete`), so that a lone sidecar is swept too.
+fn photo_key(org: Uuid, name: &str, path: &Path) -> Option<PhotoKey> {
+    let id = match name.strip_suffix(TYPE_SUFFIX) {
+        Some(id) if path.with_file_name(id).symlink_metadata().is_err() => id,
+        Some(_) => return None,
+        None => name,
+    };
+    PhotoKey::from_stored(format!("{org}/{id}")).ok()
 }
 
 /// Runs blocking file work off the async workers and maps its errors.
@@ -213,7 +369,7 @@ fn io_error(op: &'static str, e: io::Error) -> StoreError {
 /// Writes `bytes` to a fresh temp file next to `target`, fsyncs it and renames it over
 /// `target`; the temp file is removed if anything fails.
 fn write_atomically(dir: &Path, target: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = dir.join(format!(".tmp-{}", Uuid::new_v4()));
+    let tmp = dir.join(format!("{TMP_PREFIX}{}", Uuid::new_v4()));
     let result = write_file(&tmp, bytes).and_then(|()| fs::rename(&tmp, target));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

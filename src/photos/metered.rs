@@ -5,6 +5,8 @@
 //! - `muster_photo_store_operations_total{store, op, outcome}`
 //! - `muster_photo_store_operation_duration_seconds{store, op, outcome}`
 //!
+//! A listing's pages are measured as `op="list"`, one per page.
+//!
 //! `outcome` is `ok`, `not_found` (a `get`/`head` of a missing object), `unsupported`
 //! (no signed URL from a local store) or the error kind (`unavailable`, `denied`, `failed`,
 //! `invalid`, `not_configured`): a fixed, small set, as label values must be.
@@ -14,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 
-use super::store::{PhotoKey, PhotoStore, PresignedPut, StoreError, StoredPhoto};
+use super::store::{ListedPage, PhotoKey, PhotoListing, PhotoStore, PresignedPut, StoreError, StoredPhoto};
 
 pub struct MeteredStore {
     inner: Arc<dyn PhotoStore>,
@@ -33,14 +36,43 @@ impl MeteredStore {
         result: &Result<T, StoreError>,
         found: impl Fn(&T) -> &'static str,
     ) {
-        let outcome = match result {
-            Ok(value) => found(value),
-            Err(e) => error_kind(e),
-        };
-        let labels = [("store", self.inner.kind()), ("op", op), ("outcome", outcome)];
-        metrics::counter!("muster_photo_store_operations_total", &labels).increment(1);
-        metrics::histogram!("muster_photo_store_operation_duration_seconds", &labels)
-            .record(started.elapsed().as_secs_f64());
+        record(self.inner.kind(), op, started, result, found);
+    }
+}
+
+fn record<T>(
+    store: &'static str,
+    op: &'static str,
+    started: Instant,
+    result: &Result<T, StoreError>,
+    found: impl Fn(&T) -> &'static str,
+) {
+    let outcome = match result {
+        Ok(value) => found(value),
+        Err(e) => error_kind(e),
+    };
+    let labels = [("store", store), ("op", op), ("outcome", outcome)];
+    metrics::counter!("muster_photo_store_operations_total", &labels).increment(1);
+    metrics::histogram!("muster_photo_store_operation_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+}
+
+/// A listing whose every page is measured like a store operation.
+struct MeteredListing {
+    inner: Box<dyn PhotoListing>,
+    store: &'static str,
+}
+
+#[async_trait]
+impl PhotoListing for MeteredListing {
+    async fn next_page(&mut self) -> Result<Option<ListedPage>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.next_page().await;
+        // The call that finds the listing over sends no request: not an operation.
+        if !matches!(result, Ok(None)) {
+            record(self.store, "list", started, &result, ok);
+        }
+        result
     }
 }
 
@@ -116,6 +148,13 @@ impl PhotoStore for MeteredStore {
         result
     }
 
+    fn list(&self, older_than: DateTime<Utc>, page_size: u32) -> Box<dyn PhotoListing> {
+        Box::new(MeteredListing {
+            inner: self.inner.list(older_than, page_size),
+            store: self.inner.kind(),
+        })
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         let started = Instant::now();
         let result = self.inner.health().await;
@@ -155,6 +194,8 @@ mod tests {
                 store.delete(&key).await.unwrap();
                 assert!(store.head(&key).await.unwrap().is_none());
                 assert!(store.put(&key, Bytes::new(), "not a type").await.is_err());
+                let mut listing = store.list(chrono::Utc::now(), 10);
+                while listing.next_page().await.unwrap().is_some() {}
             })
         });
         let text = handle.render();
@@ -164,6 +205,7 @@ mod tests {
             ("delete", "ok"),
             ("head", "not_found"),
             ("put", "invalid"),
+            ("list", "ok"),
         ] {
             let counted =
                 format!("muster_photo_store_operations_total{{store=\"file\",op=\"{op}\",outcome=\"{outcome}\"}} 1");

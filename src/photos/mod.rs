@@ -38,4 +38,6 @@ pub use local::FileStore;
 pub use metered::MeteredStore;
 pub use pending::{FinalizeError, PendingPhoto, finalize_upload};
 pub use s3::{S3Options, S3Store};
-pub use store::{PhotoKey, PhotoStore, PresignedPut, StoreError, StoredPhoto, open};
+pub use store::{
+    ListedPage, ListedPhoto, PhotoKey, PhotoListing, PhotoStore, PresignedPut, StoreError, StoredPhoto, open,
+};

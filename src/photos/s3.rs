@@ -19,12 +19,15 @@ use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, Respon
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
+use aws_sdk_s3::types::{Object, ServerSideEncryption};
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::store::{BoxError, Cause, PhotoKey, PhotoStore, PresignedPut, StoreError, StoredPhoto, check_content_type};
+use super::store::{
+    BoxError, Cause, ListedPage, ListedPhoto, PhotoKey, PhotoListing, PhotoStore, PresignedPut, StoreError,
+    StoredPhoto, check_content_type,
+};
 
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
@@ -77,7 +80,8 @@ enum Sse {
 pub struct S3Store {
     client: Client,
     bucket: String,
-    prefix: String,
+    /// `"PREFIX/"`, or empty without a prefix: what every object key starts with.
+    key_prefix: String,
     sse: Option<Sse>,
 }
 
@@ -85,7 +89,7 @@ impl fmt::Debug for S3Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("S3Store")
             .field("bucket", &self.bucket)
-            .field("prefix", &self.prefix)
+            .field("key_prefix", &self.key_prefix)
             .field("sse", &self.sse)
             .finish_non_exhaustive()
     }
@@ -184,7 +188,10 @@ impl S3Store {
         Ok(S3Store {
             client: Client::from_conf(config.build()),
             bucket: bucket.into(),
-            prefix: prefix.into().trim_matches('/').to_owned(),
+            key_prefix: match prefix.into().trim_matches('/') {
+                "" => String::new(),
+                prefix => format!("{prefix}/"),
+            },
             sse,
         })
     }
@@ -195,11 +202,7 @@ impl S3Store {
 
     /// The object key of a photo: `PREFIX/{org_id}/{photo_id}`.
     pub fn object_key(&self, key: &PhotoKey) -> String {
-        if self.prefix.is_empty() {
-            key.as_str().to_owned()
-        } else {
-            format!("{}/{}", self.prefix, key.as_str())
-        }
+        format!("{}{}", self.key_prefix, key.as_str())
     }
 
     /// Deletes every version and delete marker of `object`. `Ok(false)` when the store
@@ -439,6 +442,16 @@ impl PhotoStore for S3Store {
         }))
     }
 
+    fn list(&self, older_than: DateTime<Utc>, page_size: u32) -> Box<dyn PhotoListing> {
+        Box::new(Listing {
+            store: self.clone(),
+            older_than,
+            // S3 answers at most 1,000 keys a page whatever is asked.
+            page_size: i32::try_from(page_size).unwrap_or(i32::MAX),
+            next: Some(None),
+        })
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         self.client
             .head_bucket()
@@ -451,6 +464,62 @@ impl PhotoStore for S3Store {
 
     fn kind(&self) -> &'static str {
         "s3"
+    }
+}
+
+/// ListObjectsV2 under the store's prefix, a page per request.
+struct Listing {
+    store: S3Store,
+    older_than: DateTime<Utc>,
+    page_size: i32,
+    /// The continuation token of the next request (`Some(None)`: the first one), or
+    /// `None` once the last page was read.
+    next: Option<Option<String>>,
+}
+
+impl Listing {
+    /// The photo `object` holds, if it is one of ours written before the cutoff. An object
+    /// without a time is skipped: its age is unknown, so it is not judged an orphan.
+    fn photo(&self, object: &Object) -> Option<ListedPhoto> {
+        let key = object.key()?.strip_prefix(&self.store.key_prefix)?;
+        let key = PhotoKey::from_stored(key.to_owned()).ok()?;
+        let modified = object.last_modified()?;
+        let modified = DateTime::from_timestamp(modified.secs(), modified.subsec_nanos())?;
+        (modified < self.older_than).then_some(ListedPhoto { key, modified })
+    }
+}
+
+#[async_trait]
+impl PhotoListing for Listing {
+    async fn next_page(&mut self) -> Result<Option<ListedPage>, StoreError> {
+        let Some(token) = self.next.take() else {
+            return Ok(None);
+        };
+        let answer = self
+            .store
+            .client
+            .list_objects_v2()
+            .bucket(&self.store.bucket)
+            .prefix(&self.store.key_prefix)
+            .max_keys(self.page_size)
+            .set_continuation_token(token.clone())
+            .send()
+            .await;
+        let page = match answer {
+            Ok(page) => page,
+            Err(e) => {
+                // Asked again, the listing retries this page.
+                self.next = Some(token);
+                return Err(sdk_error("list", e));
+            }
+        };
+        if page.is_truncated() == Some(true) {
+            self.next = page.next_continuation_token().map(|token| Some(token.to_owned()));
+        }
+        Ok(Some(ListedPage {
+            photos: page.contents().iter().filter_map(|object| self.photo(object)).collect(),
+            leftovers_removed: 0,
+        }))
     }
 }
 

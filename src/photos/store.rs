@@ -78,7 +78,7 @@ impl PhotoKey {
 }
 
 /// Parses a UUID only in its canonical spelling, so one photo has one key.
-fn canonical_uuid(text: &str) -> Option<Uuid> {
+pub(super) fn canonical_uuid(text: &str) -> Option<Uuid> {
     let id = Uuid::try_parse(text).ok()?;
     (id.hyphenated().to_string() == text).then_some(id)
 }
@@ -132,6 +132,33 @@ impl fmt::Debug for PresignedPut {
             .field("expires_at", &self.expires_at)
             .finish()
     }
+}
+
+/// A photo object found by listing a store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedPhoto {
+    pub key: PhotoKey,
+    /// When the object was last written.
+    pub modified: DateTime<Utc>,
+}
+
+/// One page of a [`PhotoListing`].
+#[derive(Debug, Default)]
+pub struct ListedPage {
+    /// The photo objects among this page's entries that were last written before the
+    /// listing's cutoff.
+    pub photos: Vec<ListedPhoto>,
+    /// Leftovers of writes a crash interrupted (a local store's temp files) written before
+    /// the cutoff: removed as the listing met them, since no key names them.
+    pub leftovers_removed: u64,
+}
+
+/// A listing of a store in progress (see [`PhotoStore::list`]).
+#[async_trait]
+pub trait PhotoListing: Send {
+    /// The next page, or `None` once the whole store has been listed. A page may hold no
+    /// photos (everything in it was newer than the cutoff) without the listing being over.
+    async fn next_page(&mut self) -> Result<Option<ListedPage>, StoreError>;
 }
 
 /// Why a store operation failed.
@@ -231,6 +258,12 @@ pub trait PhotoStore: Send + Sync + 'static {
         max_bytes: u64,
         ttl: Duration,
     ) -> Result<Option<PresignedPut>, StoreError>;
+
+    /// Lists the photo objects last written before `older_than`, for the orphan sweep: each
+    /// page comes from at most `page_size` stored entries, so one page is bounded work
+    /// however large the store. Only keys of the form [`PhotoKey`] makes are reported:
+    /// anything else under the store's root or prefix is not ours to judge.
+    fn list(&self, older_than: DateTime<Utc>, page_size: u32) -> Box<dyn PhotoListing>;
 
     /// Whether the store is usable now (for `/readyz`): the directory is writable, or
     /// the bucket answers HeadBucket with our credentials.

@@ -1,5 +1,6 @@
 //! Privacy rights and retention: erasing what the server holds about a person, and
-//! removing locations, photos and app logs older than the organisation's retention policy.
+//! removing locations, photos and app logs older than the organisation's retention policy,
+//! and photo objects no row names ([`orphans`]).
 //!
 //! Both work the same way: the database forgets first, in a transaction; then the photo
 //! objects marked for deletion are removed from the store, and each is confirmed only once
@@ -7,6 +8,7 @@
 //! nothing is left behind and nothing is removed twice.
 
 pub mod export;
+mod orphans;
 
 use chrono::{Duration, Utc};
 use std::sync::Arc;
@@ -38,8 +40,30 @@ pub struct Purged {
     pub locations: u64,
     pub photos: u64,
     pub app_log_batches: u64,
+    /// Photo objects no row named, deleted by the orphan sweep.
+    pub orphans: u64,
+    /// Leftovers of interrupted photo writes removed by the orphan sweep.
+    pub leftovers: u64,
     /// Rounds skipped because another replica held the retention lock.
     pub skipped: u64,
+}
+
+/// How a retention run works through its backlog.
+#[derive(Clone, Copy, Debug)]
+pub struct RetentionOptions {
+    /// Rows per transaction, and store entries per page of the orphan sweep.
+    pub batch: u32,
+    /// How old an unnamed photo object must be before the sweep deletes it.
+    pub orphan_grace: std::time::Duration,
+}
+
+impl From<&crate::config::Settings> for RetentionOptions {
+    fn from(settings: &crate::config::Settings) -> Self {
+        RetentionOptions {
+            batch: settings.retention_batch_size,
+            orphan_grace: std::time::Duration::from_secs(settings.photo_orphan_grace_s),
+        }
+    }
 }
 
 /// Deletes the stored objects of photos marked deleted (of one user, or of the org).
@@ -99,8 +123,14 @@ where
     }
 }
 
-/// One retention run over every organisation, by each one's policy.
-pub async fn run_retention(repo: &dyn Repo, photos: &dyn PhotoStore, batch: u32) -> Result<Purged, PrivacyError> {
+/// One retention run over every organisation, by each one's policy, then the orphan sweep
+/// over the whole store.
+pub async fn run_retention(
+    repo: &dyn Repo,
+    photos: &dyn PhotoStore,
+    options: RetentionOptions,
+) -> Result<Purged, PrivacyError> {
+    let batch = options.batch;
     let mut purged = Purged::default();
     let now = Utc::now();
     for org_id in repo.org_ids().await? {
@@ -126,12 +156,18 @@ pub async fn run_retention(repo: &dyn Repo, photos: &dyn PhotoStore, batch: u32)
         })
         .await?;
     }
+    orphans::sweep(repo, photos, options.orphan_grace, batch, &mut purged).await?;
     Ok(purged)
 }
 
 /// The background retention job: every `interval`, one run; failures are logged and the
 /// next run retries.
-pub fn spawn_retention(repo: Arc<dyn Repo>, photos: Arc<dyn PhotoStore>, interval: std::time::Duration, batch: u32) {
+pub fn spawn_retention(
+    repo: Arc<dyn Repo>,
+    photos: Arc<dyn PhotoStore>,
+    interval: std::time::Duration,
+    options: RetentionOptions,
+) {
     if interval.is_zero() {
         return;
     }
@@ -140,7 +176,7 @@ pub fn spawn_retention(repo: Arc<dyn Repo>, photos: Arc<dyn PhotoStore>, interva
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            match run_retention(repo.as_ref(), photos.as_ref(), batch).await {
+            match run_retention(repo.as_ref(), photos.as_ref(), options).await {
                 Ok(purged) => tracing::info!(?purged, "retention run finished"),
                 Err(e) => tracing::warn!(error = %e, "retention run failed; the next run retries"),
             }

@@ -322,8 +322,8 @@ pub trait PhotoRecordStore: Send + Sync {
     async fn event_photo(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<(Uuid, PhotoRecord)>>;
 }
 
-/// Erasure and retention. The `expire_*` methods work in bounded batches and answer `None`
-/// when another replica holds the retention lock.
+/// Erasure and retention. The `expire_*` methods work in bounded batches; they and
+/// `unreferenced_photo_keys` answer `None` when another replica holds the retention lock.
 #[async_trait]
 pub trait PrivacyStore: Send + Sync {
     /// Removes a user's locations, device data, notes and app logs and marks their photos
@@ -340,6 +340,9 @@ pub trait PrivacyStore: Send + Sync {
     async fn expire_locations(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>>;
     async fn expire_photos(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>>;
     async fn expire_app_logs(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>>;
+    /// The photo store keys among `keys` that no pending or ready photo names: orphans,
+    /// if their objects are old enough (see `privacy::orphans`). One query for the lot.
+    async fn unreferenced_photo_keys(&self, keys: &[String]) -> Result<Option<Vec<String>>>;
 }
 
 #[async_trait]

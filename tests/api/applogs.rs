@@ -433,13 +433,13 @@ backend_tests! {
         app.put("/v1/policy", &admin, policy).await.expect(200);
         let repo = muster::startup::open_repo(&app.settings).await.unwrap();
         let photos = muster::photos::open(&app.settings.photo_store, &app.settings.s3_options()).await.unwrap();
-        assert_eq!(muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), 1).await.unwrap().app_log_batches, 0);
+        assert_eq!(muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), app.retention(1)).await.unwrap().app_log_batches, 0);
         let two_days_ago = match app.backend {
             crate::common::Backend::Postgres => "now() - interval '2 days'".to_owned(),
             crate::common::Backend::Sqlite => format!("'{}'", (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
         };
         app.sql(&format!("UPDATE app_log_batches SET received_at = {two_days_ago}")).await;
-        let purged = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), 1).await.unwrap();
+        let purged = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), app.retention(1)).await.unwrap();
         assert_eq!(purged.app_log_batches, 2, "ben's two batches, one per round");
         assert!(logs(&app, &admin, "").await.is_empty());
         // Another organisation's logs are untouched by both.

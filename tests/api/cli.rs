@@ -3,7 +3,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-fn muster(dir: &std::path::Path) -> Command {
+/// The binary, run in `dir`, with no database or key settings from the environment.
+pub fn muster(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_muster"));
     cmd.current_dir(dir)
         .env_remove("MUSTER_DATABASE_URL")

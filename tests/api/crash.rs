@@ -1,8 +1,9 @@
 //! Crash safety: the real server is killed with SIGKILL, round after round, while
 //! employees check in concurrently (as JSON, as multipart with a photo, and by naming a
 //! photo uploaded first), and restarted each time on the same database and photo
-//! directory. Afterwards every check-in the server acknowledged is there as answered, no
-//! check-in is stored twice, and every stored event's photo is whole and on disk.
+//! directory. Afterwards, and after the orphan sweep has removed what the kills left
+//! behind, every check-in the server acknowledged is there as answered, no check-in is
+//! stored twice, and every stored event's photo is whole and on disk.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -68,6 +69,7 @@ async fn survives_sigkill(backend: Backend) {
         server = Server::start(&installation, SERVER_ENV).await;
     }
     join_all(phones.iter_mut().map(|phone| phone.resend_unanswered(&client, &server))).await;
+    let server = sweep_orphans(&installation, server).await;
 
     let on_disk: HashSet<String> = stored_photos(&installation.photo_dir())
         .iter()
@@ -87,6 +89,33 @@ async fn survives_sigkill(backend: Backend) {
     assert!(cut > 0, "no kill caught a request in flight: the test proved nothing");
     let logs = installation.logs();
     assert!(!logs.contains("panicked"), "the server panicked:\n{logs}");
+}
+
+/// Stops the server and runs the orphan sweep (`muster purge`) over what the kills left,
+/// with no grace period: nothing is in flight, so every unnamed photo and temp file goes.
+/// The photos checked afterwards prove it kept everything an event names.
+async fn sweep_orphans<'a>(installation: &'a Installation, mut server: Server<'a>) -> Server<'a> {
+    server.terminate();
+    assert!(server.wait_exit(Duration::from_secs(30)).await.success());
+    let out = installation
+        .command()
+        .arg("purge")
+        .env("MUSTER_PHOTO_ORPHAN_GRACE_S", "0")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout).trim());
+    let mut dirs = vec![installation.photo_dir()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert!(!name.starts_with(".tmp-"), "{name} was left in {}", dir.display());
+            if entry.file_type().unwrap().is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+    }
+    Server::start(installation, SERVER_ENV).await
 }
 
 /// Logs the admin in and creates and logs in the employees, one phone each.

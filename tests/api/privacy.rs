@@ -108,10 +108,10 @@ backend_tests! {
         app.sql(&format!("UPDATE photos SET created_at = {stamp} WHERE id = {id_literal}")).await;
         let repo = muster::startup::open_repo(&app.settings).await.unwrap();
         let photos = muster::photos::open(&app.settings.photo_store, &app.settings.s3_options()).await.unwrap();
-        let purged = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), 10).await.unwrap();
+        let purged = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), app.retention(10)).await.unwrap();
         assert_eq!(purged.photos, 1);
         assert_eq!(purged.skipped, 0);
-        let again = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), 10).await.unwrap();
+        let again = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), app.retention(10)).await.unwrap();
         assert_eq!(again.photos, 0, "nothing is removed twice");
         let org = repo.org_ids().await.unwrap()[0];
         let kept = repo.get_photo(org, fresh.parse().unwrap()).await.unwrap().unwrap();
@@ -119,6 +119,149 @@ backend_tests! {
         let gone = repo.get_photo(org, old.parse().unwrap()).await.unwrap().unwrap();
         assert_eq!(gone.status, muster::uploads::PhotoStatus::Deleted);
         assert!(photos.get(&muster::photos::PhotoKey::from_stored(gone.storage_key).unwrap()).await.unwrap().is_none());
+    }
+}
+
+/// The orphan sweep, run by `muster purge` and the retention job.
+mod orphans {
+    use super::*;
+
+    /// On S3 the sweep pages through the bucket prefix and deletes an old object no photo
+    /// names, keeping the photos in use and an object still within its grace period.
+    async fn retention_sweeps_orphans_from_s3_on(backend: Backend) {
+        let s3 = crate::common::s3::TestS3::start().await;
+        let Some(app) = TestApp::spawn_with(backend, s3_app_settings(&s3)).await else {
+            return;
+        };
+        let admin = app.admin().await;
+        let (_, token) = app.user(&admin, "e@example.com", &["employee"], None).await;
+        upload(&app, &token).await;
+        upload(&app, &token).await;
+        let repo = muster::startup::open_repo(&app.settings).await.unwrap();
+        let photos = muster::photos::open(&app.settings.photo_store, &app.settings.s3_options())
+            .await
+            .unwrap();
+        let org = repo.org_ids().await.unwrap()[0];
+        let (orphan, young) = (muster::photos::PhotoKey::new(org), muster::photos::PhotoKey::new(org));
+        for key in [&orphan, &young] {
+            photos
+                .put(key, bytes::Bytes::from_static(b"orphan"), "image/jpeg")
+                .await
+                .unwrap();
+        }
+        age(
+            &s3.object_path(&format!("photos/{orphan}")),
+            std::time::Duration::from_secs(2 * 3600),
+        );
+        // Every photo in use is as old as the orphan: only the missing row tells them apart.
+        for dir in std::fs::read_dir(s3.object_path("photos")).unwrap() {
+            for file in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+                let path = file.unwrap().path();
+                if !path.ends_with(young.id().to_string()) {
+                    age(&path, std::time::Duration::from_secs(2 * 3600));
+                }
+            }
+        }
+        let options = muster::privacy::RetentionOptions {
+            orphan_grace: std::time::Duration::from_secs(3600),
+            ..app.retention(1)
+        };
+        let purged = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), options)
+            .await
+            .unwrap();
+        assert_eq!((purged.orphans, purged.skipped), (1, 0));
+        assert!(photos.head(&orphan).await.unwrap().is_none());
+        assert!(photos.head(&young).await.unwrap().is_some());
+        assert_eq!(objects(&s3), 3, "both photos in use and the young orphan are kept");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retention_sweeps_orphans_from_s3_sqlite() {
+        retention_sweeps_orphans_from_s3_on(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retention_sweeps_orphans_from_s3_postgres() {
+        retention_sweeps_orphans_from_s3_on(Backend::Postgres).await;
+    }
+
+    /// Writes an object (data and content-type sidecar) under `key` straight into the local
+    /// photo directory, as a crash between store write and database commit leaves it, aged `ago`.
+    fn plant(
+        root: &std::path::Path,
+        key: &muster::photos::PhotoKey,
+        ago: std::time::Duration,
+    ) -> [std::path::PathBuf; 2] {
+        let dir = root.join(key.org_id().to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = [dir.join(key.id().to_string()), dir.join(format!("{}.type", key.id()))];
+        for file in &files {
+            std::fs::write(file, b"orphan").unwrap();
+            age(file, ago);
+        }
+        files
+    }
+
+    fn age(file: &std::path::Path, ago: std::time::Duration) {
+        let handle = std::fs::File::options().write(true).open(file).unwrap();
+        handle.set_modified(std::time::SystemTime::now() - ago).unwrap();
+    }
+
+    backend_tests! {
+        /// `muster purge` (the real binary) deletes exactly the old objects no live photo row
+        /// names: a crash's orphan, a temp file of an interrupted write, and an object that
+        /// reappeared under an erased photo's key; it keeps a photo in use however old, and an
+        /// orphan younger than the grace period (its upload may still be committing).
+        async fn purge_sweeps_exactly_the_old_orphans(app: TestApp) {
+            let admin = app.admin().await;
+            let (_, token) = app.user(&admin, "e@example.com", &["employee"], None).await;
+            let (leaver, leaver_token) = app.user(&admin, "l@example.com", &["employee"], None).await;
+            let kept_id = upload(&app, &token).await;
+            let erased_id = upload(&app, &leaver_token).await;
+            app.post(&format!("/v1/users/{}/erase", leaver["id"].as_str().unwrap()), &admin, json!({})).await.expect(202);
+
+            let repo = muster::startup::open_repo(&app.settings).await.unwrap();
+            let org = repo.org_ids().await.unwrap()[0];
+            let key_of = |photo: muster::uploads::PhotoRecord| muster::photos::PhotoKey::from_stored(photo.storage_key).unwrap();
+            let kept = key_of(repo.get_photo(org, kept_id.parse().unwrap()).await.unwrap().unwrap());
+            let erased = key_of(repo.get_photo(org, erased_id.parse().unwrap()).await.unwrap().unwrap());
+            let root = std::path::PathBuf::from(app.settings.photo_store.strip_prefix("file://").unwrap());
+            let old = std::time::Duration::from_secs(2 * 3600);
+            let kept_file = root.join(kept.org_id().to_string()).join(kept.id().to_string());
+            age(&kept_file, old);
+            // A late PUT through a presigned URL issued before the erasure.
+            let reappeared = plant(&root, &erased, old);
+            let orphan = plant(&root, &muster::photos::PhotoKey::new(org), old);
+            let young = plant(&root, &muster::photos::PhotoKey::new(org), std::time::Duration::ZERO);
+            let leftover = root.join(org.to_string()).join(".tmp-0b6e0c1e-interrupted");
+            std::fs::write(&leftover, b"half a photo").unwrap();
+            age(&leftover, old);
+
+            let purge = || {
+                let dir = tempfile::tempdir().unwrap();
+                let out = crate::cli::muster(dir.path())
+                    .arg("purge")
+                    .env("MUSTER_DATABASE_URL", &app.settings.database_url)
+                    .env("MUSTER_PHOTO_STORE", &app.settings.photo_store)
+                    .env("MUSTER_PHOTO_ORPHAN_GRACE_S", "3600")
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            };
+            let first = purge();
+            assert!(first.contains("2 orphaned photos and 1 leftovers of interrupted writes swept"), "{first}");
+            for gone in reappeared.iter().chain(&orphan).chain([&leftover]) {
+                assert!(!gone.exists(), "{} was not swept", gone.display());
+            }
+            for stays in young.iter().chain([&kept_file]) {
+                assert!(stays.exists(), "{} was swept", stays.display());
+            }
+            let photo = repo.get_photo(org, kept_id.parse().unwrap()).await.unwrap().unwrap();
+            assert_eq!(photo.status, muster::uploads::PhotoStatus::Ready);
+            let again = purge();
+            assert!(again.contains("0 orphaned photos and 0 leftovers"), "{again}");
+        }
     }
 }
 
@@ -203,7 +346,7 @@ mod export {
             let fresh = app.post("/v1/attendance/events", &token, check_in_body(12.97, 77.59)).await.expect(201);
             let repo = muster::startup::open_repo(&app.settings).await.unwrap();
             let photos = muster::photos::open(&app.settings.photo_store, &app.settings.s3_options()).await.unwrap();
-            let purged = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), 1).await.unwrap();
+            let purged = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), app.retention(1)).await.unwrap();
             assert_eq!(purged.locations, 1);
             let get = |e: &serde_json::Value| format!("/v1/attendance/events/{}", e["id"].as_str().unwrap());
             let expired = app.get(&get(&old), &token).await.expect(200);

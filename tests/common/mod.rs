@@ -260,6 +260,14 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// This server's retention settings with `batch` rows per round.
+    pub fn retention(&self, batch: u32) -> muster::privacy::RetentionOptions {
+        muster::privacy::RetentionOptions {
+            batch,
+            ..muster::privacy::RetentionOptions::from(&self.settings)
+        }
+    }
+
     pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Answer {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {

@@ -46,6 +46,23 @@ impl Installation {
     pub fn logs(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
+
+    /// The binary on this installation's database and photo directory, with the test
+    /// settings and nothing from the test's own environment.
+    pub fn command(&self) -> Command {
+        let dir = self.dir.path();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_muster"));
+        command
+            .current_dir(dir)
+            .env_clear()
+            .env("MUSTER_DATABASE_URL", &self.database_url)
+            .env("MUSTER_PHOTO_STORE", format!("file://{}", self.photo_dir().display()))
+            .env("MUSTER_DATA_DIR", dir)
+            .env("MUSTER_JWT_SECRET", "test-secret-that-is-at-least-32-bytes-long")
+            .env("MUSTER_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("RUST_LOG", "info");
+        command
+    }
 }
 
 /// One `muster serve` process, killed if a test fails before it stops.
@@ -59,28 +76,17 @@ impl<'a> Server<'a> {
     /// Starts a server on `installation`, listening on a free port, with `envs` on top of
     /// the test settings, and returns once it answers `/healthz`.
     pub async fn start(installation: &'a Installation, envs: &[(&str, &str)]) -> Server<'a> {
-        let dir = installation.dir.path();
         let port = free_port();
         let log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(installation.log_path())
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_muster"))
+        let child = installation
+            .command()
             .arg("serve")
-            .current_dir(dir)
-            .env_clear()
             .env("MUSTER_LISTEN", format!("127.0.0.1:{port}"))
-            .env("MUSTER_DATABASE_URL", &installation.database_url)
-            .env(
-                "MUSTER_PHOTO_STORE",
-                format!("file://{}", installation.photo_dir().display()),
-            )
-            .env("MUSTER_DATA_DIR", dir)
-            .env("MUSTER_JWT_SECRET", "test-secret-that-is-at-least-32-bytes-long")
-            .env("MUSTER_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("MUSTER_WORKERS", "2")
-            .env("RUST_LOG", "info")
             .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)

@@ -125,17 +125,20 @@ fn push_team_cte(q: &mut QueryBuilder<Db>, org_id: Uuid, viewer: Uuid) {
         .push(") ");
 }
 
-/// `VALUES ($a), ($b), ...` for a CTE of ids (`WITH ids(id) AS (VALUES ...)`), to join
+/// `VALUES ($a), ($b), ...` for a one-column CTE (`WITH ids(id) AS (VALUES ...)`), to join
 /// against rather than filter with `IN (...)`. PostgreSQL switches a prepared statement to a
 /// generic plan after a few runs, and its generic plan for `col IN ($2, ..., $133)` scans the
 /// whole org and compares every row with every parameter (330 ms instead of 20 ms for one
 /// report page of 132 users); a joined VALUES list has an exact row count in any plan.
-fn push_id_values(q: &mut QueryBuilder<Db>, ids: &[Uuid]) {
+fn push_values<T>(q: &mut QueryBuilder<Db>, values: &[T])
+where
+    T: for<'t> sqlx::Encode<'t, Db> + sqlx::Type<Db> + Clone,
+{
     q.push("VALUES ");
     let mut rows = q.separated(", ");
-    for id in ids {
+    for value in values {
         rows.push("(");
-        rows.push_bind_unseparated(*id);
+        rows.push_bind_unseparated(value.clone());
         rows.push_unseparated(")");
     }
 }

@@ -155,6 +155,31 @@ impl PrivacyStore for SqlRepo {
         Ok(Some(done))
     }
 
+    async fn unreferenced_photo_keys(&self, keys: &[String]) -> Result<Option<Vec<String>>> {
+        if keys.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        // A read, but under the retention lock like every other retention step, so that
+        // replicas take turns rather than all listing the store at once.
+        let mut tx = self.pool.begin().await?;
+        if !retention_lock(&mut tx).await? {
+            return Ok(None);
+        }
+        // A `deleted` row does not keep its key: erasure or retention has already removed
+        // its object (or is about to), so an object found there again is one a phone PUT
+        // through a presigned URL still valid after the erasure, and must go too. `pending`
+        // rows do keep theirs: a presigned upload lands under the key its row already names.
+        let mut q = QueryBuilder::<Db>::new("WITH listed(storage_key) AS (");
+        push_values(&mut q, keys);
+        q.push(
+            ") SELECT l.storage_key FROM listed l WHERE NOT EXISTS (
+                 SELECT 1 FROM photos p WHERE p.storage_key = l.storage_key AND p.status <> 'deleted')",
+        );
+        let unreferenced = q.build_query_scalar().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Some(unreferenced))
+    }
+
     async fn expire_app_logs(&self, org_id: Uuid, before: DateTime<Utc>, limit: u32) -> Result<Option<u64>> {
         let mut tx = self.begin_write().await?;
         if !retention_lock(&mut tx).await? {

@@ -62,7 +62,7 @@ impl ReportStore for SqlRepo {
         let mut q = QueryBuilder::<Db>::new("");
         if let Some(ids) = ids {
             q.push("WITH ids(id) AS (");
-            push_id_values(&mut q, ids);
+            push_values(&mut q, ids);
             q.push(") ");
         }
         q.push(
@@ -113,7 +113,7 @@ impl ReportStore for SqlRepo {
             return Ok(Vec::new());
         }
         let mut q = QueryBuilder::<Db>::new("WITH ids(id) AS (");
-        push_id_values(&mut q, users);
+        push_values(&mut q, users);
         q.push(
             ") SELECT e.id, e.user_id, e.kind, e.captured_at, e.status, e.reasons, e.lat, e.lon, e.accuracy_m,
                       e.geofence_name

@@ -23,10 +23,10 @@ async fn attach_roles_and_sites(conn: &mut DbConn, users: &mut [User]) -> Result
     if users.is_empty() {
         return Ok(());
     }
-    // Joined against a VALUES list rather than `IN (...)`: see `push_id_values`.
+    // Joined against a VALUES list rather than `IN (...)`: see `push_values`.
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
     let mut q = QueryBuilder::<Db>::new("WITH ids(id) AS (");
-    push_id_values(&mut q, &ids);
+    push_values(&mut q, &ids);
     q.push(") SELECT r.user_id, r.role FROM ids JOIN user_roles r ON r.user_id = ids.id ORDER BY r.role");
     for row in q.build().fetch_all(&mut *conn).await? {
         let user_id: Uuid = row.try_get("user_id")?;
@@ -36,7 +36,7 @@ async fn attach_roles_and_sites(conn: &mut DbConn, users: &mut [User]) -> Result
         }
     }
     let mut q = QueryBuilder::<Db>::new("WITH ids(id) AS (");
-    push_id_values(&mut q, &ids);
+    push_values(&mut q, &ids);
     q.push(") SELECT s.user_id, s.site_id FROM ids JOIN user_sites s ON s.user_id = ids.id ORDER BY s.site_id");
     for row in q.build().fetch_all(&mut *conn).await? {
         let user_id: Uuid = row.try_get("user_id")?;
@@ -449,7 +449,7 @@ const RELATION_BATCH: usize = 1000;
 /// cycle ever slipped into the data; the root's NULL manager ends it at the top.
 fn relation_query(org_id: Uuid, viewer: Uuid, subjects: &[Uuid]) -> QueryBuilder<Db> {
     let mut q = QueryBuilder::<Db>::new("WITH RECURSIVE ids(id) AS (");
-    push_id_values(&mut q, subjects);
+    push_values(&mut q, subjects);
     q.push("), subjects(id, manager_id) AS (SELECT u.id, u.manager_id FROM ids JOIN users u ON u.org_id = ")
         .push_bind(org_id)
         .push(
