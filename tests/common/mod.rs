@@ -186,6 +186,10 @@ pub fn test_settings(dir: &std::path::Path, database_url: String) -> Settings {
         jwt_secret: Some(Secret::new("test-secret-that-is-at-least-32-bytes-long")),
         bootstrap_admin_password: Some(Secret::new(ADMIN_PASSWORD)),
         workers: Some(2),
+        // Every test client is 127.0.0.1 and some tests send hundreds of requests: the
+        // rate-limit tests switch on the limits they test.
+        rate_limit_per_ip_per_s: 0,
+        rate_limit_per_user_per_s: 0,
         ..Settings::default()
     }
 }
