@@ -14,14 +14,19 @@ pub fn muster(dir: &std::path::Path) -> Command {
 }
 
 #[test]
-fn help_documents_every_setting() {
+fn help_and_readme_document_every_setting() {
     let dir = tempfile::tempdir().unwrap();
     let out = muster(dir.path()).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let settings = serde_json::to_value(muster::config::Settings::default()).unwrap();
     for key in settings.as_object().unwrap().keys() {
         let env = format!("MUSTER_{}", key.to_uppercase());
         assert!(help.contains(&env), "--help does not mention {env}");
+        assert!(
+            readme.contains(&format!("`{env}`")),
+            "the README settings table lacks {env}"
+        );
     }
 }
 
