@@ -16,11 +16,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use muster::geofence::{
-    AccuracyRule, EARTH_RADIUS_M, Fence, FenceIndex, GeometryLimits, LatLon, Verdict, parse_geometry,
-};
-use serde_json::{Value, json};
-use uuid::Uuid;
+use muster::geofence::{AccuracyRule, Fence, FenceIndex, GeometryLimits, parse_geometry};
 
 #[path = "support/geofence_data.rs"]
 mod data;
