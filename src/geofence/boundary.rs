@@ -161,7 +161,7 @@ impl Caps {
     #[inline]
     fn clear_of(&self, p: V3, angle: f64) -> bool {
         let t = f64::from(self.clear) - angle;
-        if !(t > 0.0) {
+        if t.is_nan() || t <= 0.0 {
             return false;
         }
         let c2 = chord2(p, widen(self.center));
@@ -175,7 +175,7 @@ impl Caps {
     fn beyond(&self, p: V3, best: f64) -> bool {
         // β below a quarter turn and `far` below one keep far + β below π, where the chord
         // grows with the angle. (NaN `far_*` or an infinite `best` fail the comparisons.)
-        if !(best < 2.0) {
+        if best.is_nan() || best >= 2.0 {
             return false;
         }
         let (sb, cb) = (0.5 * best.sqrt(), (1.0 - 0.25 * best).sqrt());
@@ -304,7 +304,7 @@ impl SphereStore {
     fn caps(&self, boundary: &Boundary) -> Caps {
         let sum = self.vertices(boundary, false).fold([0.0; 3], add);
         let len = norm2(sum).sqrt();
-        if !(len > 1e-6) {
+        if len.is_nan() || len <= 1e-6 {
             return Caps::NONE;
         }
         // Rounded to `f32` first: the bounds are measured from the centre as stored.

@@ -109,8 +109,7 @@ impl Node {
     #[inline]
     fn lower_bounds(&self, p: [f32; 3]) -> [f32; SLOTS] {
         let mut d = [0.0f32; SLOTS];
-        for axis in 0..3 {
-            let (lo, hi, x) = (&self.lo[axis], &self.hi[axis], p[axis]);
+        for ((lo, hi), &x) in self.lo.iter().zip(&self.hi).zip(&p) {
             for k in 0..SLOTS {
                 // `if` rather than `f32::max`: maps to the vector max instruction.
                 let below = lo[k] - x;
