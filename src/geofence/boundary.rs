@@ -31,8 +31,8 @@ const MAX_ORIGIN_CHORD2: f64 = 1.6e-5;
 const MAX_DEPTH: u32 = 16;
 const CHUNK: usize = 8;
 /// Up to this many chunks a scan of the chunk boxes beats walking a tree (and fits the
-/// on-stack ordering).
-const TREE_THRESHOLD: usize = 8;
+/// on-stack ordering): a tree node is four cache lines, sixteen chunk boxes six.
+const TREE_THRESHOLD: usize = 16;
 
 /// A great-circle arc from `a` to `b` with the unit normal of its plane (NaN for a
 /// degenerate arc, which makes the in-arc test fail and leaves the endpoints).
@@ -117,6 +117,81 @@ pub(crate) struct Boundary {
     chunks: u32,
     chunk_count: u32,
     tree: Option<u32>,
+    caps: Caps,
+}
+
+/// Slack for the caps' bounds, in radians: the arcs as `chunk_chord2` measures them (vertices
+/// and normals rounded to `f32`) lie within about a millimetre of true great-circle arcs,
+/// so a bound from the triangle inequality is kept this much (6 mm, plus a millionth of the
+/// angle for rounding) on the safe side.
+const CAP_SLACK: f64 = 1e-9;
+const CAP_SLACK_RELATIVE: f64 = 1e-6;
+
+/// Two caps around one point near a boundary, read before any of its chunks (they sit in
+/// the fence's record, which the decision has loaded anyway): no arc comes nearer `center`
+/// than `clear`, and none goes farther than `far`. By the triangle inequality on the sphere,
+///
+/// * a point within `clear - r` of `center` has no boundary within `r`: a `strict` check-in
+///   deep inside a fence needs no arc at all;
+/// * a point at `d` from `center` is at least `d - far` from every arc: the nearest-fence
+///   search skips a fence whose caps say it cannot beat the best distance so far, without
+///   reading its chunk boxes (a few cache lines each).
+#[derive(Debug, Clone, Copy)]
+struct Caps {
+    center: [f32; 3],
+    /// Radians, rounded down; 0 for no bound.
+    clear: f32,
+    /// Sine and cosine of half the farthest angle, rounded up; NaN (no bound) when that
+    /// angle is not below a quarter turn, where the formulas below would stop holding.
+    far_sin: f32,
+    far_cos: f32,
+}
+
+impl Caps {
+    const NONE: Caps = Caps {
+        center: [0.0; 3],
+        clear: 0.0,
+        far_sin: f32::NAN,
+        far_cos: f32::NAN,
+    };
+
+    /// Whether no arc comes within `angle` (radians) of `p`: `p` lies within
+    /// `clear - angle` of the centre. The angle θ to the centre is not computed: with
+    /// chord c = 2 sin(θ/2), θ ≤ c / √(1 - c²/4), so c² ≤ t² (1 - c²/4) implies θ ≤ t.
+    #[inline]
+    fn clear_of(&self, p: V3, angle: f64) -> bool {
+        let t = f64::from(self.clear) - angle;
+        if t.is_nan() || t <= 0.0 {
+            return false;
+        }
+        let c2 = chord2(p, widen(self.center));
+        c2 <= t * t * (1.0 - 0.25 * c2)
+    }
+
+    /// Whether every arc is at least as far from `p` as the squared chord `best`: θ (to the
+    /// centre) ≥ far + β (β the angle of `best`), compared as chords, which needs only
+    /// square roots: 2 sin((far + β)/2) from the stored half-angle sine and cosine.
+    #[inline]
+    fn beyond(&self, p: V3, best: f64) -> bool {
+        // β below a quarter turn and `far` below one keep far + β below π, where the chord
+        // grows with the angle. (NaN `far_*` or an infinite `best` fail the comparisons.)
+        if best.is_nan() || best >= 2.0 {
+            return false;
+        }
+        let (sb, cb) = (0.5 * best.sqrt(), (1.0 - 0.25 * best).sqrt());
+        let t = 2.0 * (f64::from(self.far_sin) * cb + f64::from(self.far_cos) * sb);
+        chord2(p, widen(self.center)) >= t * t
+    }
+}
+
+/// The nearest `f32` at or below `v` (or above, with `up`).
+fn round_f32(v: f64, up: bool) -> f32 {
+    let f = v as f32;
+    match (up, f64::from(f).partial_cmp(&v)) {
+        (true, Some(std::cmp::Ordering::Less)) => f.next_up(),
+        (false, Some(std::cmp::Ordering::Greater)) => f.next_down(),
+        _ => f,
+    }
 }
 
 fn narrow(v: V3) -> [f32; 3] {
@@ -196,10 +271,77 @@ impl SphereStore {
             ));
             (self.trees.len() - 1) as u32
         });
-        Boundary {
+        let mut boundary = Boundary {
             chunks: first as u32,
             chunk_count: count as u32,
             tree,
+            caps: Caps::NONE,
+        };
+        boundary.caps = self.caps(&boundary);
+        boundary
+    }
+
+    /// The stored vertices of a boundary's arcs as `chunk_chord2` sees them: each chunk's
+    /// first to last with `ends`, else only the arcs' starts (each vertex of a closed ring
+    /// once, for a fair mean).
+    fn vertices(&self, boundary: &Boundary, ends: bool) -> impl Iterator<Item = V3> + '_ {
+        let first = boundary.chunks as usize;
+        self.chunk_heads[first..first + boundary.chunk_count as usize]
+            .iter()
+            .flat_map(move |head| {
+                let start = head.start as usize;
+                let count = head.arcs as usize + usize::from(ends);
+                let data = &self.data[start..start + 2 * head.arcs as usize + 1];
+                data.iter()
+                    .step_by(2)
+                    .take(count)
+                    .map(move |&v| add(head.origin, widen(v)))
+            })
+    }
+
+    /// Caps around the mean of the vertices (inside a round fence, near the middle of most;
+    /// anywhere is correct, the bounds only get looser).
+    fn caps(&self, boundary: &Boundary) -> Caps {
+        let sum = self.vertices(boundary, false).fold([0.0; 3], add);
+        let len = norm2(sum).sqrt();
+        if len.is_nan() || len <= 1e-6 {
+            return Caps::NONE;
+        }
+        // Rounded to `f32` first: the bounds are measured from the centre as stored.
+        let center = narrow([sum[0] / len, sum[1] / len, sum[2] / len]);
+        let c = widen(center);
+        let angle = |c2: f64| 2.0 * (0.5 * c2.sqrt()).min(1.0).asin();
+
+        let mut nearest = f64::INFINITY;
+        Boundary {
+            caps: Caps::NONE,
+            ..*boundary
+        }
+        .nearest(self, c, &mut nearest);
+        let clear = angle(nearest);
+        let clear = clear - CAP_SLACK - CAP_SLACK_RELATIVE * clear;
+        // Along an arc shorter than π the cosine of the angle to `c` is a sinusoid with no
+        // minimum inside while it stays positive, so while every vertex is within a quarter
+        // turn the farthest point of every arc is a vertex.
+        let far = self
+            .vertices(boundary, true)
+            .map(|v| angle(chord2(v, c)))
+            .fold(0.0, f64::max);
+        let far = far + CAP_SLACK + CAP_SLACK_RELATIVE * far;
+        let quarter = std::f64::consts::FRAC_PI_2;
+        Caps {
+            center,
+            clear: if clear > 0.0 { round_f32(clear, false) } else { 0.0 },
+            far_sin: if far < quarter {
+                round_f32((0.5 * far).sin(), true)
+            } else {
+                f32::NAN
+            },
+            far_cos: if far < quarter {
+                round_f32((0.5 * far).cos(), true)
+            } else {
+                f32::NAN
+            },
         }
     }
 
@@ -225,10 +367,20 @@ impl SphereStore {
 }
 
 impl Boundary {
+    /// Whether the caps alone show that no arc comes within `angle` (radians) of `p`;
+    /// `false` means "don't know", not "near".
+    #[inline]
+    pub(crate) fn clear_of(&self, p: V3, angle: f64) -> bool {
+        self.caps.clear_of(p, angle)
+    }
+
     /// Lowers `*best` to the squared chord from `p` to the nearest arc, if nearer; returns
     /// whether it did.
     #[inline]
     pub(crate) fn nearest(&self, store: &SphereStore, p: V3, best: &mut f64) -> bool {
+        if self.caps.beyond(p, *best) {
+            return false;
+        }
         let before = *best;
         match self.tree {
             Some(t) => store.trees[t as usize].nearest(p, best, &mut |c, _, best| {
@@ -236,7 +388,7 @@ impl Boundary {
             }),
             None => {
                 // Nearest chunk boxes first, so the bound tightens early.
-                let mut order = Ordered::new();
+                let mut order = Ordered::<TREE_THRESHOLD>::new();
                 let first = self.chunks as usize;
                 let boxes = &store.chunk_boxes[first..first + self.chunk_count as usize];
                 for (c, bbox) in boxes.iter().enumerate() {
@@ -383,5 +535,101 @@ mod tests {
         let mut d = f64::INFINITY;
         assert!(b.nearest(&store, p, &mut d));
         assert!(chord2_to_m(d) < 0.011, "{}", chord2_to_m(d));
+    }
+
+    /// Squared chord to the nearest arc, every chunk scanned, no bound consulted.
+    fn brute_nearest(store: &SphereStore, b: &Boundary, p: V3) -> f64 {
+        (b.chunks..b.chunks + b.chunk_count)
+            .map(|c| store.chunk_chord2(c, p))
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// A ring of `radii.len()` vertices around (lat, lon), `scale` radians across, in
+    /// continued longitudes (beyond ±180 where it crosses); not necessarily simple: the
+    /// caps bound arcs, whatever polygon they make.
+    fn ring(lat: f64, lon: f64, scale: f64, radii: &[f64]) -> Polygon<f64> {
+        let n = radii.len();
+        let mut coords: Vec<(f64, f64)> = radii
+            .iter()
+            .enumerate()
+            .map(|(k, r)| {
+                let t = k as f64 / n as f64 * std::f64::consts::TAU;
+                let north = (r * scale * t.sin()).to_degrees();
+                let east = (r * scale * t.cos()).to_degrees() / lat.to_radians().cos().max(0.05);
+                (lon + east, (lat + north).clamp(-90.0, 90.0))
+            })
+            .collect();
+        coords.push(coords[0]);
+        Polygon::new(geo::LineString::from(coords), vec![])
+    }
+
+    /// Checks both caps at `p` against the brute-force distance: just past the true
+    /// distance, neither bound may claim the arcs are clear or beyond.
+    fn check_caps(store: &SphereStore, b: &Boundary, p: V3) -> Result<(), String> {
+        let exact = brute_nearest(store, b, p);
+        let above = exact * (1.0 + 1e-12) + 1e-300;
+        if b.caps.beyond(p, above) {
+            return Err(format!("beyond at {p:?}: exact chord² {exact:e}"));
+        }
+        let angle = 2.0 * (0.5 * exact.sqrt()).min(1.0).asin();
+        if b.clear_of(p, angle * (1.0 + 1e-12) + 1e-300) {
+            return Err(format!("clear at {p:?}: exact angle {angle:e}"));
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// The caps never exceed the true distance: not near the poles, not across the
+        /// antimeridian, not for fences from metres to thousands of kilometres.
+        #[test]
+        fn caps_never_overstate_the_distance(
+            lat in proptest::prop_oneof![-89.9..89.9f64, 85.0..89.99f64, -89.99..-85.0f64],
+            lon in proptest::prop_oneof![-180.0..180.0f64, 179.0..181.0f64],
+            scale in proptest::prop_oneof![1e-7..1e-5f64, 1e-5..1e-3f64, 1e-3..0.5f64],
+            radii in proptest::collection::vec(0.2..1.0f64, 4..40),
+            points in proptest::collection::vec((0.0..std::f64::consts::TAU, 0.0..4.0f64), 16),
+        ) {
+            let mut store = SphereStore::default();
+            let b = store.add(&[ring(lat, lon, scale, &radii)]);
+            let centre = unit_vector(lat, lon);
+            let mut probes = vec![centre, widen(b.caps.center)];
+            for (bearing, reach) in points {
+                let angle = reach * scale;
+                let north = (angle * bearing.sin()).to_degrees();
+                let east = (angle * bearing.cos()).to_degrees() / lat.to_radians().cos().max(0.05);
+                probes.push(unit_vector((lat + north).clamp(-90.0, 90.0), lon + east));
+            }
+            for p in probes {
+                check_caps(&store, &b, p).map_err(proptest::test_runner::TestCaseError::fail)?;
+            }
+        }
+    }
+
+    #[test]
+    fn caps_prune_and_clear_where_they_should() {
+        // A 1 km-wide octagon on the equator: its middle is clear of 400 m, a point 10 km
+        // away is beyond 8 km, and a huge cap (beyond a quarter turn) bounds nothing.
+        let mut store = SphereStore::default();
+        let b = store.add(&[ring(0.0, 0.0, 500.0 / EARTH_RADIUS_M, &[1.0; 8])]);
+        assert!(b.clear_of(unit_vector(0.0, 0.0), 400.0 / EARTH_RADIUS_M));
+        let far = unit_vector(0.0, (10_000.0 / EARTH_RADIUS_M).to_degrees());
+        let eight_km = 2.0 * (4_000.0 / EARTH_RADIUS_M).sin();
+        assert!(b.caps.beyond(far, eight_km * eight_km));
+        let huge = store.add(&[ring(0.0, 0.0, 2.0, &[1.0; 16])]);
+        assert!(!huge.caps.beyond(far, 1e-12));
+        // Around the north pole (a ring along 85° N): the caps are centred on it.
+        let mut coords: Vec<(f64, f64)> = (0..24).map(|k| (-180.0 + 15.0 * k as f64, 85.0)).collect();
+        coords.push(coords[0]);
+        let polar = store.add(&[Polygon::new(geo::LineString::from(coords), vec![])]);
+        assert!(polar.clear_of(unit_vector(90.0, 0.0), 4.0_f64.to_radians()));
+        for p in [
+            unit_vector(90.0, 0.0),
+            unit_vector(80.0, 179.0),
+            unit_vector(89.0, -180.0),
+        ] {
+            check_caps(&store, &polar, p).unwrap_or_else(|e| panic!("{e}"));
+        }
     }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::index::{Fence, FenceIndex, Hits, Query};
-use super::metric::{LatLon, chord2_to_m, m_to_chord2};
+use super::metric::{EARTH_RADIUS_M, LatLon, chord2_to_m, m_to_chord2};
 
 /// How a location's reported accuracy enters the verdict (the org policy's `accuracy_rule`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -102,12 +102,12 @@ impl FenceIndex {
             return match rule {
                 AccuracyRule::Point | AccuracyRule::Lenient => decision(Verdict::Inside, first, 0.0),
                 AccuracyRule::Strict => {
-                    let radius = m_to_chord2(accuracy);
+                    let (angle, radius) = (accuracy / EARTH_RADIUS_M, m_to_chord2(accuracy));
                     // A boundary nearer than the accuracy radius: the circle pokes out.
                     let holding = containing
                         .iter()
                         .copied()
-                        .find(|&f| !self.boundary_within(f, &q, radius));
+                        .find(|&f| !self.boundary_within(f, &q, angle, radius));
                     match holding {
                         Some(f) => decision(Verdict::Inside, f, 0.0),
                         None => decision(Verdict::Uncertain, first, 0.0),

@@ -419,8 +419,14 @@ impl FenceIndex {
         (best, who)
     }
 
-    /// Whether fence `f`'s boundary comes nearer the point than `chord2` (squared chord).
-    pub(crate) fn boundary_within(&self, f: u32, q: &Query, chord2: f64) -> bool {
+    /// Whether fence `f`'s boundary comes nearer the point than `angle` (radians), whose
+    /// squared chord is `chord2`.
+    pub(crate) fn boundary_within(&self, f: u32, q: &Query, angle: f64, chord2: f64) -> bool {
+        if let Prepared::Polygon { boundary, .. } = &self.prepared[f as usize]
+            && boundary.clear_of(q.v, angle)
+        {
+            return false;
+        }
         let mut best = chord2;
         self.boundary_nearest(f, q, &mut best)
     }
