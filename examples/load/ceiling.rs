@@ -1,5 +1,8 @@
-//! The machine's ceiling, measured in the same run as the server: absolute rates vary a lot
-//! on a shared 2-core machine, ratios to a ceiling taken minutes apart much less.
+//! The machine's ceiling, measured in the same run as the server, just before its phases
+//! and again just after them: absolute rates vary a lot on a shared 2-core machine (fsync
+//! times most of all, with other people's builds writing), ratios to a ceiling taken
+//! minutes apart much less, and the spread of the two samples shows how much the machine
+//! changed meanwhile.
 //!
 //! * PostgreSQL: `pgbench` committing one single-row INSERT per transaction at the same
 //!   concurrency as the closed-loop phases, on a scratch database of the same server. A
@@ -18,11 +21,59 @@ use std::time::{Duration, Instant};
 
 use crate::server::PgDatabase;
 
+/// One measurement of a ceiling.
+#[derive(Clone, Debug, Serialize)]
+pub struct Sample {
+    pub commits_per_s: f64,
+    pub latency_ms: f64,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Ceiling {
     pub what: String,
-    pub commits_per_s: f64,
-    pub latency_ms: f64,
+    pub before: Sample,
+    pub after: Sample,
+}
+
+impl Ceiling {
+    /// The rate phases are compared with: the mean of the two samples.
+    pub fn commits_per_s(&self) -> f64 {
+        (self.before.commits_per_s + self.after.commits_per_s) / 2.0
+    }
+}
+
+/// What measures one backend's ceiling.
+pub enum Gauge<'a> {
+    /// A scratch SQLite file in `dir`, on the same file system as the server's.
+    Sqlite { dir: &'a Path },
+    /// pgbench against a scratch database of the PostgreSQL server behind `admin_url`.
+    Postgres {
+        admin_url: &'a str,
+        pgbench: &'a Path,
+        clients: usize,
+        dir: &'a Path,
+    },
+}
+
+impl Gauge<'_> {
+    pub fn describe(&self) -> String {
+        match self {
+            Gauge::Sqlite { .. } => "SQLite, 1-row INSERT per commit, WAL, synchronous=FULL, 1 connection".into(),
+            Gauge::Postgres { clients, .. } => format!("pgbench, 1-row INSERT per commit, {clients} clients"),
+        }
+    }
+
+    pub async fn sample(&self, duration: Duration) -> anyhow::Result<Sample> {
+        match *self {
+            Gauge::Sqlite { dir } => sqlite_commits(dir, duration).await,
+            Gauge::Postgres {
+                admin_url,
+                pgbench,
+                clients,
+                dir,
+            } => pgbench_commits(admin_url, pgbench, clients, duration, dir).await,
+        }
+    }
 }
 
 const SCRATCH_TABLE: &str = "CREATE TABLE ceiling (
@@ -43,19 +94,18 @@ pub fn find_pgbench() -> PathBuf {
 }
 
 /// pgbench's single-row INSERT rate at `clients` connections for `duration`.
-pub async fn pgbench(
+async fn pgbench_commits(
     admin_url: &str,
     pgbench: &Path,
     clients: usize,
     duration: Duration,
     dir: &Path,
-) -> anyhow::Result<Ceiling> {
+) -> anyhow::Result<Sample> {
     let db = PgDatabase::create(admin_url, "ceiling").await?;
     let measured = run_pgbench(&db.url, pgbench, clients, duration, dir).await;
     db.remove().await?;
     let (tps, latency_ms) = measured?;
-    Ok(Ceiling {
-        what: format!("pgbench, 1-row INSERT per commit, {clients} clients"),
+    Ok(Sample {
         commits_per_s: tps,
         latency_ms,
     })
@@ -106,7 +156,7 @@ fn pgbench_value(output: &str, prefix: &str) -> Option<f64> {
 }
 
 /// One SQLite connection's autocommit INSERT rate on `dir`'s file system for `duration`.
-pub async fn sqlite_commits(dir: &Path, duration: Duration) -> anyhow::Result<Ceiling> {
+async fn sqlite_commits(dir: &Path, duration: Duration) -> anyhow::Result<Sample> {
     let options = SqliteConnectOptions::new()
         .filename(dir.join("ceiling.db"))
         .create_if_missing(true)
@@ -114,7 +164,7 @@ pub async fn sqlite_commits(dir: &Path, duration: Duration) -> anyhow::Result<Ce
         .synchronous(SqliteSynchronous::Full);
     let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
     sqlx::raw_sql(
-        "CREATE TABLE ceiling (id BLOB PRIMARY KEY, client INTEGER NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS ceiling (id BLOB PRIMARY KEY, client INTEGER NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL)",
     )
     .execute(&mut conn)
     .await?;
@@ -129,8 +179,7 @@ pub async fn sqlite_commits(dir: &Path, duration: Duration) -> anyhow::Result<Ce
     }
     let seconds = started.elapsed().as_secs_f64();
     conn.close().await?;
-    Ok(Ceiling {
-        what: "SQLite, 1-row INSERT per commit, WAL, synchronous=FULL, 1 connection".into(),
+    Ok(Sample {
         commits_per_s: commits as f64 / seconds,
         latency_ms: seconds * 1000.0 / commits.max(1) as f64,
     })

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ceiling::{Ceiling, Gauge};
 use phases::{Load, Phase};
 use report::{Backend, BackendRun, PhaseResult, Report};
 use server::{PgDatabase, Server, ServerConfig};
@@ -49,7 +50,7 @@ struct Args {
     /// Concurrent phones in the closed-loop phases, and pgbench clients.
     #[arg(long, default_value_t = 16)]
     clients: usize,
-    /// Seconds per phase (and for each ceiling measurement).
+    /// Seconds per phase, and for each of the two ceiling measurements.
     #[arg(long, default_value_t = 20)]
     duration: u64,
     /// Check-ins per second in the open-loop `checkin-rate` phase.
@@ -149,40 +150,69 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ceiling, then the server on a fresh database of `backend`; the database goes afterwards.
+/// The ceiling, the server on a fresh database of `backend` (dropped afterwards), and the
+/// ceiling again.
 async fn run_backend(backend: Backend, args: &Args, photo: &[u8]) -> anyhow::Result<BackendRun> {
     let dir = tempfile::tempdir()?;
+    let pgbench = args.pgbench.clone().unwrap_or_else(ceiling::find_pgbench);
+    let gauge = match backend {
+        Backend::Sqlite => Gauge::Sqlite { dir: dir.path() },
+        Backend::Postgres => Gauge::Postgres {
+            admin_url: &args.postgres_url,
+            pgbench: &pgbench,
+            clients: args.clients,
+            dir: dir.path(),
+        },
+    };
     let duration = Duration::from_secs(args.duration);
     eprintln!("{}: measuring the ceiling for {} s", backend.name(), args.duration);
-    match backend {
+    let before = gauge.sample(duration).await?;
+    let measured = match backend {
         Backend::Sqlite => {
-            let ceiling = ceiling::sqlite_commits(dir.path(), duration).await?;
             let url = format!("sqlite://{}", dir.path().join("muster.db").display());
-            measure(backend, url, ceiling, dir.path(), args, photo).await
+            measure(backend, url, dir.path(), args, photo).await?
         }
         Backend::Postgres => {
-            let pgbench = args.pgbench.clone().unwrap_or_else(ceiling::find_pgbench);
-            let ceiling = ceiling::pgbench(&args.postgres_url, &pgbench, args.clients, duration, dir.path()).await?;
             let db = PgDatabase::create(&args.postgres_url, "server").await?;
-            let run = match db.configure(&args.pg_set).await {
-                Ok(()) => measure(backend, db.url.clone(), ceiling, dir.path(), args, photo).await,
+            let measured = match db.configure(&args.pg_set).await {
+                Ok(()) => measure(backend, db.url.clone(), dir.path(), args, photo).await,
                 Err(e) => Err(e),
             };
             db.remove().await?;
-            run
+            measured?
         }
-    }
+    };
+    eprintln!("{}: measuring the ceiling again", backend.name());
+    let after = gauge.sample(duration).await?;
+    Ok(BackendRun {
+        backend,
+        ceiling: Ceiling {
+            what: gauge.describe(),
+            before,
+            after,
+        },
+        setup: measured.setup,
+        users: args.users,
+        phases: measured.phases,
+        peak_rss_bytes: measured.peak_rss_bytes,
+    })
+}
+
+/// What one server run yields.
+struct Measured {
+    setup: api::SetupTimes,
+    phases: Vec<PhaseResult>,
+    peak_rss_bytes: Option<u64>,
 }
 
 /// Starts the server, sets up the organisation and runs the phases against it.
 async fn measure(
     backend: Backend,
     database_url: String,
-    ceiling: ceiling::Ceiling,
     dir: &Path,
     args: &Args,
     photo: &[u8],
-) -> anyhow::Result<BackendRun> {
+) -> anyhow::Result<Measured> {
     // PostgreSQL's processes are told apart by their database's name, the URL's last part.
     let pg_database =
         (backend == Backend::Postgres).then(|| database_url.rsplit('/').next().unwrap_or_default().to_owned());
@@ -201,11 +231,8 @@ async fn measure(
     }
     server.stop().await;
     let (setup, phases) = driven?;
-    Ok(BackendRun {
-        backend,
-        ceiling,
+    Ok(Measured {
         setup,
-        users: args.users,
         phases,
         peak_rss_bytes,
     })
