@@ -8,7 +8,8 @@
 //!
 //! For each backend it measures the ceiling, starts `target/release/muster` in a temp dir on
 //! a fresh database, sets up an organisation through the API, runs the phases, stops the
-//! server (and drops its PostgreSQL database), then prints one markdown report on stdout.
+//! server (and drops its PostgreSQL database) and measures the ceiling again; then it prints
+//! one markdown report on stdout.
 //! Progress goes to stderr. See docs/PERFORMANCE.md, "Load test".
 
 mod api;
