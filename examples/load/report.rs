@@ -1,0 +1,258 @@
+//! The results as a markdown report (tables for `docs/PERFORMANCE.md`) or JSON, with the
+//! issue's targets judged from them.
+
+use serde::Serialize;
+use std::fmt::Write;
+
+use crate::api::SetupTimes;
+use crate::ceiling::Ceiling;
+use crate::phases::{Load, Phase};
+use crate::probe::CpuCores;
+use crate::stats::Summary;
+
+const MIB: f64 = 1024.0 * 1024.0;
+/// The issue's targets.
+const PG_SHARE_OF_PGBENCH: f64 = 0.5;
+const P99_MS: f64 = 20.0;
+const RSS_MIB: f64 = 200.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PhaseResult {
+    pub phase: Phase,
+    pub load: String,
+    #[serde(flatten)]
+    pub summary: Summary,
+    pub max_rss_bytes: u64,
+    pub cpu_cores: CpuCores,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BackendRun {
+    pub backend: Backend,
+    pub ceiling: Ceiling,
+    pub setup: SetupTimes,
+    pub users: usize,
+    pub phases: Vec<PhaseResult>,
+    pub peak_rss_bytes: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub started_at: String,
+    pub load_average_before: String,
+    pub load_average_after: String,
+    pub settings: Load,
+    pub photo_bytes: usize,
+    pub runs: Vec<BackendRun>,
+}
+
+/// One target, judged.
+struct Verdict {
+    backend: Backend,
+    target: String,
+    measured: String,
+    met: bool,
+}
+
+impl BackendRun {
+    fn phase(&self, phase: Phase) -> Option<&PhaseResult> {
+        self.phases.iter().find(|p| p.phase == phase)
+    }
+
+    fn verdicts(&self, load: &Load) -> Vec<Verdict> {
+        let mut verdicts = Vec::new();
+        if let Some(closed) = self.phase(Phase::Checkin) {
+            verdicts.push(self.ceiling_verdict(closed, load));
+        }
+        if let Some(open) = self.phase(Phase::CheckinRate) {
+            verdicts.extend(self.rate_verdicts(open, load));
+        }
+        verdicts
+    }
+
+    /// PostgreSQL: at least half the pgbench rate; SQLite: past the per-commit fsync limit.
+    fn ceiling_verdict(&self, closed: &PhaseResult, load: &Load) -> Verdict {
+        let ceiling = self.ceiling.commits_per_s();
+        let ratio = closed.summary.items_per_s / ceiling;
+        let (target, needed) = match self.backend {
+            Backend::Postgres => (
+                format!("check-ins ≥ 50% of pgbench at {} clients", load.clients),
+                PG_SHARE_OF_PGBENCH,
+            ),
+            Backend::Sqlite => ("check-ins above the per-commit fsync limit".to_owned(), 1.0),
+        };
+        Verdict {
+            backend: self.backend,
+            target,
+            measured: format!(
+                "{:.0}/s vs {:.0}/s = {:.2}×",
+                closed.summary.items_per_s, ceiling, ratio
+            ),
+            met: ratio >= needed && closed.summary.error_count() == 0,
+        }
+    }
+
+    /// p99 and memory at the fixed rate; the rate must actually have been kept up.
+    fn rate_verdicts(&self, open: &PhaseResult, load: &Load) -> [Verdict; 2] {
+        let s = &open.summary;
+        let kept_up = s.requests_per_s >= 0.95 * f64::from(load.rate) && s.error_count() == 0;
+        let rss_mib = open.max_rss_bytes as f64 / MIB;
+        [
+            Verdict {
+                backend: self.backend,
+                target: format!("p99 ≤ {P99_MS} ms at {} check-ins/s", load.rate),
+                measured: format!(
+                    "p99 {:.1} ms at {:.0}/s, {} errors",
+                    s.p99_ms,
+                    s.requests_per_s,
+                    s.error_count()
+                ),
+                met: s.p99_ms <= P99_MS && kept_up,
+            },
+            Verdict {
+                backend: self.backend,
+                target: format!("RSS ≤ {RSS_MIB} MiB at {} check-ins/s", load.rate),
+                measured: format!("{rss_mib:.0} MiB"),
+                met: rss_mib <= RSS_MIB,
+            },
+        ]
+    }
+}
+
+fn errors(summary: &Summary) -> String {
+    if summary.errors.is_empty() {
+        return "0".into();
+    }
+    let parts: Vec<String> = summary
+        .errors
+        .iter()
+        .map(|(label, n)| format!("{n}× {label}"))
+        .collect();
+    parts.join(", ")
+}
+
+fn phase_row(out: &mut String, run: &BackendRun, p: &PhaseResult) {
+    let s = &p.summary;
+    let of_ceiling = if p.phase.writes_events() {
+        format!("{:.2}×", s.items_per_s / run.ceiling.commits_per_s())
+    } else {
+        "—".into()
+    };
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {:.0} | {:.0} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {} | {:.0} | {:.2} / {:.2} / {} / {:.2} |",
+        run.backend.name(),
+        p.phase.name(),
+        p.load,
+        s.requests,
+        s.requests_per_s,
+        s.items_per_s,
+        of_ceiling,
+        s.p50_ms,
+        s.p90_ms,
+        s.p99_ms,
+        s.max_ms,
+        errors(s),
+        p.max_rss_bytes as f64 / MIB,
+        p.cpu_cores.tool,
+        p.cpu_cores.server,
+        p.cpu_cores.postgres.map_or("—".into(), |c| format!("{c:.2}")),
+        p.cpu_cores.others,
+    );
+}
+
+impl Report {
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let l = &self.settings;
+        let _ = writeln!(
+            out,
+            "Run of {}: {} s per phase, {} clients (reports: {}), open loop at {}/s (≤ {} in flight), \
+             batches of {}, photos of {:.1} KiB; load average {} before, {} after.\n",
+            self.started_at,
+            l.duration_s,
+            l.clients,
+            l.report_clients,
+            l.rate,
+            l.max_in_flight,
+            l.batch_size,
+            self.photo_bytes as f64 / 1024.0,
+            self.load_average_before,
+            self.load_average_after
+        );
+        self.results_table(&mut out);
+        self.ceiling_table(&mut out);
+        self.targets_table(&mut out);
+        out
+    }
+
+    fn results_table(&self, out: &mut String) {
+        out.push_str(
+            "| backend | phase | load | requests | req/s | items/s | × ceiling | p50 ms | p90 ms | p99 ms | max ms | errors | max RSS MiB | CPU cores: tool / server / pg / others |\n",
+        );
+        out.push_str("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|\n");
+        for run in &self.runs {
+            for p in &run.phases {
+                phase_row(out, run, p);
+            }
+        }
+        out.push_str(
+            "\nItems: events stored (check-in phases, batch), report rows (report), tokens (login). \
+             × ceiling: items/s over the ceiling below. Latency of `checkin-rate` runs from each \
+             request's scheduled send time. CPU: cores busy on average (of 2) in this tool, the \
+             server, its PostgreSQL processes and everything else on the machine.\n\n",
+        );
+    }
+
+    fn ceiling_table(&self, out: &mut String) {
+        out.push_str(
+            "| backend | ceiling (same run) | commits/s before / after | latency ms before / after | setup: users / logins s | peak RSS MiB |\n",
+        );
+        out.push_str("|---|---|---|---|---|---:|\n");
+        for run in &self.runs {
+            let c = &run.ceiling;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} / {:.0} | {:.2} / {:.2} | {} users {:.1} / {:.1} | {} |",
+                run.backend.name(),
+                c.what,
+                c.before.commits_per_s,
+                c.after.commits_per_s,
+                c.before.latency_ms,
+                c.after.latency_ms,
+                run.users,
+                run.setup.users_s,
+                run.setup.logins_s,
+                run.peak_rss_bytes
+                    .map_or("?".into(), |b| format!("{:.0}", b as f64 / MIB)),
+            );
+        }
+        out.push_str("\n× ceiling and the targets compare with the mean of the two ceiling samples.\n\n");
+    }
+
+    fn targets_table(&self, out: &mut String) {
+        out.push_str("| backend | target | measured | met |\n|---|---|---|---|\n");
+        for run in &self.runs {
+            for v in run.verdicts(&self.settings) {
+                let met = if v.met { "yes" } else { "**no**" };
+                let _ = writeln!(out, "| {} | {} | {} | {met} |", v.backend.name(), v.target, v.measured);
+            }
+        }
+    }
+}
