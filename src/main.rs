@@ -46,6 +46,7 @@ enum OrgCommand {
 }
 
 fn main() -> anyhow::Result<()> {
+    return_large_buffers_to_the_os();
     let cli = Cli::parse();
     let settings = Settings::load(&cli.settings)?;
     telemetry::init_logging(settings.log_format);
@@ -54,6 +55,19 @@ fn main() -> anyhow::Result<()> {
     runtime
         .build()?
         .block_on(run(cli.command.unwrap_or(Command::Serve), settings))
+}
+
+/// Large short-lived buffers (argon2's 19 MiB per password hash, photo bodies, report pages)
+/// are mapped for themselves and go back to the OS when freed. By default glibc raises this
+/// threshold as it sees such buffers freed and then keeps them in per-thread arenas: after
+/// a burst of logins on the blocking threads the server held 2–3 GiB it no longer used
+/// (docs/PERFORMANCE.md, "Load test"). A fixed 128 KiB keeps it at tens of MiB.
+fn return_large_buffers_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; it runs before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
