@@ -331,17 +331,21 @@ impl<const N: usize> Ordered<N> {
 mod tests {
     use super::*;
 
+    /// A seeded generator of uniform numbers in [0, 1): reproducible test data.
+    fn uniform(mut seed: u64) -> impl FnMut() -> f64 {
+        move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
     fn cube(c: [f64; 3], h: f64) -> Box3 {
         [[c[0] - h, c[1] - h, c[2] - h], [c[0] + h, c[1] + h, c[2] + h]]
     }
 
     #[test]
     fn nearest_matches_brute_force() {
-        let mut seed = 7u64;
-        let mut next = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(7);
         let boxes: Vec<(Box3, u32)> = (0..1000)
             .map(|i| (cube([next(), next(), next()], 0.01 + 0.02 * next()), i))
             .collect();
@@ -390,11 +394,7 @@ mod tests {
 
     #[test]
     fn locate_reaches_every_box_holding_the_point() {
-        let mut seed = 11u64;
-        let mut next = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(11);
         let boxes: Vec<(Box3, u32)> = (0..700)
             .map(|i| (cube([next(), next(), next()], 0.01 + 0.05 * next()), i))
             .collect();
