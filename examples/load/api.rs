@@ -20,6 +20,8 @@ const PASSWORD: &str = "load-employee-password";
 /// Creating a user and logging in each hash a password (argon2, ~20 MiB, tens of ms): a few
 /// at a time keep both cores busy without queueing hundreds of hashes.
 const SETUP_CONCURRENCY: usize = 8;
+/// Events per batch when seeding history: well under the server's default limit of 500.
+const HISTORY_BATCH: usize = 200;
 /// A fix inside the fence, and one ~556 m north of it.
 const INSIDE: (f64, f64) = (12.97, 77.59);
 const OUTSIDE: (f64, f64) = (12.98, 77.59);
@@ -45,6 +47,9 @@ pub struct World {
 pub struct SetupTimes {
     pub users_s: f64,
     pub logins_s: f64,
+    /// Events of the phones' past (`--history-days`), and how long sending them took.
+    pub history_events: u64,
+    pub history_s: f64,
 }
 
 async fn post_json(client: &reqwest::Client, url: String, token: Option<&str>, body: &Value) -> anyhow::Result<Value> {
@@ -128,11 +133,13 @@ async fn phones(client: &reqwest::Client, base: &str, emails: Vec<String>) -> an
         .await
 }
 
-/// The organisation: a fenced site, a manager and `users` logged-in employees.
+/// The organisation: a fenced site, a manager and `users` logged-in employees, each with
+/// `history_days` days of attendance behind them.
 pub async fn build_world(
     client: reqwest::Client,
     base: String,
     users: usize,
+    history_days: u32,
     photo: Vec<u8>,
 ) -> anyhow::Result<(World, SetupTimes)> {
     let admin = login(&client, &base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
@@ -146,16 +153,25 @@ pub async fn build_world(
     let started = Instant::now();
     let manager = login(&client, &base, manager_email, PASSWORD).await?;
     let phones = phones(&client, &base, emails).await?;
-    let times = SetupTimes {
-        users_s,
-        logins_s: started.elapsed().as_secs_f64(),
-    };
+    let logins_s = started.elapsed().as_secs_f64();
     let world = World {
         client,
         base,
         phones,
         manager,
         photo,
+    };
+    let started = Instant::now();
+    let history_events = stream::iter(&world.phones)
+        .map(|phone| world.history(phone, history_days))
+        .buffer_unordered(SETUP_CONCURRENCY)
+        .try_fold(0, |total, stored| async move { Ok(total + stored) })
+        .await?;
+    let times = SetupTimes {
+        users_s,
+        logins_s,
+        history_events,
+        history_s: started.elapsed().as_secs_f64(),
     };
     Ok((world, times))
 }
@@ -267,6 +283,34 @@ impl World {
                 event_body(phone, seq * size as u64 + j, captured_at)
             })
             .collect();
+        self.post_batch(phone, events).await
+    }
+
+    /// A phone's attendance on each of the `days` days before yesterday (a check-in at 09:00
+    /// and a check-out at 18:00, India time), sent as offline batches, so that the phases
+    /// run against an organisation with a past as a deployed one has, not an empty table.
+    pub async fn history(&self, phone: &Phone, days: u32) -> anyhow::Result<u64> {
+        let today = Utc::now().date_naive();
+        let events: Vec<Value> = (2..days + 2)
+            .rev()
+            .flat_map(|back| {
+                let day = today - TimeDelta::days(i64::from(back));
+                [(3, 30), (12, 30)].map(|(h, m)| day.and_hms_opt(h, m, 0).expect("a valid time").and_utc())
+            })
+            .enumerate()
+            .map(|(seq, captured_at)| event_body(phone, seq as u64, captured_at))
+            .collect();
+        let mut stored = 0;
+        for chunk in events.chunks(HISTORY_BATCH) {
+            match self.post_batch(phone, chunk.to_vec()).await {
+                Outcome::Ok { items } => stored += items,
+                Outcome::Failed(why) => bail!("seeding {}'s history failed: {why}", phone.email),
+            }
+        }
+        Ok(stored)
+    }
+
+    async fn post_batch(&self, phone: &Phone, events: Vec<Value>) -> Outcome {
         let sent = self
             .client
             .post(self.url("/v1/attendance/events:batch"))

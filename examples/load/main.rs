@@ -71,6 +71,10 @@ struct Args {
     /// Employees (phones), created and logged in before the phases; at least --clients.
     #[arg(long, default_value_t = 200)]
     users: usize,
+    /// Days of attendance (a check-in and a check-out each) every employee has before the
+    /// phases start, sent as offline batches during the setup.
+    #[arg(long, default_value_t = 30)]
+    history_days: u32,
     /// Events per offline batch.
     #[arg(long, default_value_t = 50)]
     batch_size: usize,
@@ -215,8 +219,10 @@ async fn measure(
     photo: &[u8],
 ) -> anyhow::Result<Measured> {
     // PostgreSQL's processes are told apart by their database's name, the URL's last part.
-    let pg_database =
-        (backend == Backend::Postgres).then(|| database_url.rsplit('/').next().unwrap_or_default().to_owned());
+    let pg_url = (backend == Backend::Postgres).then(|| database_url.clone());
+    let pg_database = pg_url
+        .as_deref()
+        .map(|url| url.rsplit('/').next().unwrap_or_default().to_owned());
     let server = Server::start(ServerConfig {
         binary: &args.server_bin,
         dir,
@@ -225,7 +231,8 @@ async fn measure(
         extra_env: &args.server_env,
     })
     .await?;
-    let driven = drive(backend, &server, pg_database.as_deref(), args, photo.to_vec()).await;
+    let pg = pg_url.as_deref().zip(pg_database.as_deref());
+    let driven = drive(backend, &server, pg, args, photo.to_vec()).await;
     let peak_rss_bytes = probe::status_bytes(server.pid(), "VmHWM");
     if driven.is_err() {
         eprintln!("the server's log ends with:\n{}", server.log_tail());
@@ -242,12 +249,24 @@ async fn measure(
 async fn drive(
     backend: Backend,
     server: &Server,
-    pg_database: Option<&str>,
+    // The run's PostgreSQL database: its URL and its name.
+    pg: Option<(&str, &str)>,
     args: &Args,
     photo: Vec<u8>,
 ) -> anyhow::Result<(api::SetupTimes, Vec<PhaseResult>)> {
     eprintln!("{}: creating and logging in {} employees", backend.name(), args.users);
-    let (world, setup) = api::build_world(api::http_client()?, server.base.clone(), args.users, photo).await?;
+    let (world, setup) = api::build_world(
+        api::http_client()?,
+        server.base.clone(),
+        args.users,
+        args.history_days,
+        photo,
+    )
+    .await?;
+    if let Some((url, _)) = pg {
+        server::refresh_statistics(url).await?;
+    }
+    let pg_database = pg.map(|(_, name)| name);
     let world = Arc::new(world);
     let load = args.load();
     let pid = server.pid();

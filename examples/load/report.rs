@@ -222,14 +222,14 @@ impl Report {
 
     fn ceiling_table(&self, out: &mut String) {
         out.push_str(
-            "| backend | ceiling (same run) | commits/s before / after | latency ms before / after | setup: users / logins s | peak RSS MiB |\n",
+            "| backend | ceiling (same run) | commits/s before / after | latency ms before / after | setup: users / logins / history s | peak RSS MiB |\n",
         );
         out.push_str("|---|---|---|---|---|---:|\n");
         for run in &self.runs {
             let c = &run.ceiling;
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.0} / {:.0} | {:.2} / {:.2} | {} users {:.1} / {:.1} | {} |",
+                "| {} | {} | {:.0} / {:.0} | {:.2} / {:.2} | {} users {:.1} / {:.1} / {} events {:.1} | {} |",
                 run.backend.name(),
                 c.what,
                 c.before.commits_per_s,
@@ -239,6 +239,8 @@ impl Report {
                 run.users,
                 run.setup.users_s,
                 run.setup.logins_s,
+                run.setup.history_events,
+                run.setup.history_s,
                 run.peak_rss_bytes
                     .map_or("?".into(), |b| format!("{:.0}", b as f64 / MIB)),
             );

@@ -63,6 +63,23 @@ impl PgDatabase {
     }
 }
 
+/// `ANALYZE` of the run's database after the setup wrote the organisation's past, which is
+/// what autovacuum does on its own in a deployment. This machine's PostgreSQL runs with
+/// `autovacuum = off`; without statistics, the plans PostgreSQL caches for the server's
+/// statements while the table is still nearly empty can scan the whole organisation's events
+/// for a look-up by user, and keep doing so as it grows.
+pub async fn refresh_statistics(url: &str) -> anyhow::Result<()> {
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
+        .fetch_one(&mut conn)
+        .await?;
+    if autovacuum != "on" {
+        eprintln!("postgres: autovacuum is {autovacuum} on this server: analysing the run's database after the setup");
+    }
+    sqlx::query("ANALYZE").execute(&mut conn).await?;
+    Ok(())
+}
+
 /// How to start the server.
 pub struct ServerConfig<'a> {
     pub binary: &'a Path,

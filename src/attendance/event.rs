@@ -165,6 +165,16 @@ pub struct Fix {
     pub at: DateTime<Utc>,
 }
 
+/// What recording one of a user's events reads before judging it, in one round trip.
+#[derive(Clone, Debug, Default)]
+pub struct EventContext {
+    /// The event already stored under the request's `client_event_id`: this is a retry.
+    pub existing: Option<StoredEvent>,
+    /// The user's latest located event captured at or before the new one (the last
+    /// recorded among equals): the "previous event" of the travel-speed rule.
+    pub previous: Option<Fix>,
+}
+
 /// What storing an event came to. The database's unique key on
 /// `(org_id, user_id, client_event_id)` decides between the first two, so concurrent
 /// retries store one row.

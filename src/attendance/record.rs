@@ -60,6 +60,14 @@ pub fn later_fix(stored: Option<Fix>, recorded_after: Option<Fix>) -> Option<Fix
     }
 }
 
+/// A request's event as storage knows it before it is judged.
+pub enum Lookup {
+    /// Already recorded with this very body: the stored event is the answer.
+    Replayed(StoredEvent),
+    /// New, with the user's previous fix, if any.
+    New(Option<Fix>),
+}
+
 /// The photo an event carries once it has been checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AttachedPhoto {
@@ -101,40 +109,37 @@ impl<'a> Recorder<'a> {
         self.received_at
     }
 
-    /// The stored answer if this request was already recorded; 409 if its id was used for
-    /// another body; `None` for a new event.
-    pub async fn replay(&self, input: &EventInput, photo: PhotoSource) -> ApiResult<Option<StoredEvent>> {
-        let existing = self
+    /// What storage holds for this request: the stored answer if it was already recorded
+    /// (409 if its id was used for another body), else the user's previous fix.
+    pub async fn look_up(&self, input: &EventInput, photo: PhotoSource) -> ApiResult<Lookup> {
+        let context = self
             .state
             .repo
-            .event_by_client_id(self.caller.org_id, self.caller.user_id, input.client_event_id)
+            .event_context(
+                self.caller.org_id,
+                self.caller.user_id,
+                input.client_event_id,
+                input.captured_at,
+            )
             .await?;
-        match existing {
-            None => Ok(None),
-            Some(e) if e.request_sha256 == input.request_sha256(photo) => Ok(Some(e)),
+        match context.existing {
+            None => Ok(Lookup::New(context.previous)),
+            Some(e) if e.request_sha256 == input.request_sha256(photo) => Ok(Lookup::Replayed(e)),
             Some(_) => Err(conflict()),
         }
     }
 
-    /// The user's latest located event stored at or before `at`, for the travel rule.
-    pub async fn previous_fix(&self, at: DateTime<Utc>) -> ApiResult<Option<Fix>> {
-        Ok(self
-            .state
-            .repo
-            .previous_fix(self.caller.org_id, self.caller.user_id, at)
-            .await?)
-    }
-
     /// Judges and stores one event. `online` is true for an event sent alone, false for a
-    /// batch item; `photo` is the photo already checked for it, if any.
+    /// batch item; `photo` is the photo already checked for it, if any; `previous` the
+    /// user's previous fix.
     pub async fn record(
         &self,
         input: EventInput,
         source: PhotoSource,
         photo: Option<AttachedPhoto>,
         online: bool,
+        previous: Option<Fix>,
     ) -> ApiResult<Recorded> {
-        let previous = self.previous_fix(input.captured_at).await?;
         self.store(self.judge(input, source, photo, online, previous)).await
     }
 

@@ -11,9 +11,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::access::{Family, Permission, Scope};
-use crate::attendance::event::{EventFilter, EventScope, Kind, Status, StoredEvent};
+use crate::attendance::event::{EventFilter, EventScope, Fix, Kind, Status, StoredEvent};
 use crate::attendance::input::{BatchBody, EventBody, EventInput, PhotoSource};
-use crate::attendance::record::{AttachedPhoto, Recorded, Recorder, later_fix};
+use crate::attendance::record::{AttachedPhoto, Lookup, Recorded, Recorder, later_fix};
 use crate::attendance::redact::{EventView, present};
 use crate::attendance::wire::{BatchItemResult, BatchResult};
 use crate::auth::Caller;
@@ -58,21 +58,23 @@ async fn claim_photo(state: &AppState, caller: &Caller, input: &EventInput) -> A
 /// is judged: the stored answer for a retry, or a new event with its photo claimed.
 enum Admitted {
     Replayed(StoredEvent),
-    New(EventInput, PhotoSource, Option<AttachedPhoto>),
+    /// A new event, its photo and the user's previous fix.
+    New(EventInput, PhotoSource, Option<AttachedPhoto>, Option<Fix>),
 }
 
 async fn admit(state: &AppState, caller: &Caller, recorder: &Recorder<'_>, input: EventInput) -> ApiResult<Admitted> {
     let source = input.photo_source(false);
-    if let Some(existing) = recorder.replay(&input, source).await? {
-        return Ok(Admitted::Replayed(existing));
-    }
+    let previous = match recorder.look_up(&input, source).await? {
+        Lookup::Replayed(existing) => return Ok(Admitted::Replayed(existing)),
+        Lookup::New(previous) => previous,
+    };
     match claim_photo(state, caller, &input).await {
-        Ok(photo) => Ok(Admitted::New(input, source, photo)),
+        Ok(photo) => Ok(Admitted::New(input, source, photo, previous)),
         // A concurrent twin of this request may have attached the photo between the look-up
         // above and the claim: then its event is this request's answer.
-        Err(refused) => match recorder.replay(&input, source).await? {
-            Some(existing) => Ok(Admitted::Replayed(existing)),
-            None => Err(refused),
+        Err(refused) => match recorder.look_up(&input, source).await? {
+            Lookup::Replayed(existing) => Ok(Admitted::Replayed(existing)),
+            Lookup::New(_) => Err(refused),
         },
     }
 }
@@ -86,7 +88,7 @@ async fn record_one(
 ) -> ApiResult<Recorded> {
     match admit(state, caller, recorder, input).await? {
         Admitted::Replayed(existing) => Ok(Recorded::Replayed(existing)),
-        Admitted::New(input, source, photo) => recorder.record(input, source, photo, true).await,
+        Admitted::New(input, source, photo, previous) => recorder.record(input, source, photo, true, previous).await,
     }
 }
 
@@ -134,7 +136,7 @@ async fn record_multipart(
 ) -> ApiResult<(Recorded, StatusCode)> {
     let recorder = Recorder::new(state, caller).await?;
     let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-    let mut event: Option<EventInput> = None;
+    let mut event: Option<(EventInput, Option<Fix>)> = None;
     let mut photo = None;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| ApiError::malformed(format!("the multipart body is malformed: {e}")))?;
@@ -149,10 +151,10 @@ async fn record_multipart(
                         "give either a photo_id or a photo part, not both",
                     ));
                 }
-                if let Some(existing) = recorder.replay(&input, PhotoSource::Part).await? {
-                    return Ok((Recorded::Replayed(existing), StatusCode::OK));
+                match recorder.look_up(&input, PhotoSource::Part).await? {
+                    Lookup::Replayed(existing) => return Ok((Recorded::Replayed(existing), StatusCode::OK)),
+                    Lookup::New(previous) => event = Some((input, previous)),
                 }
-                event = Some(input);
             }
             Some("photo") if photo.is_none() => {
                 if event.is_none() {
@@ -167,9 +169,9 @@ async fn record_multipart(
             _ => {}
         }
     }
-    let input = event.ok_or_else(|| ApiError::field("event", "the form has no `event` part"))?;
+    let (input, previous) = event.ok_or_else(|| ApiError::field("event", "the form has no `event` part"))?;
     let photo = photo.map(|p| AttachedPhoto { photo_id: p.photo_id });
-    let recorded = recorder.record(input, PhotoSource::Part, photo, true).await?;
+    let recorded = recorder.record(input, PhotoSource::Part, photo, true, previous).await?;
     let status = if recorded.created() {
         StatusCode::CREATED
     } else {
@@ -294,8 +296,8 @@ pub async fn batch(
     for (i, input) in valid {
         match admit(&state, &caller, &recorder, input).await {
             Ok(Admitted::Replayed(existing)) => recorded.push((i, Recorded::Replayed(existing))),
-            Ok(Admitted::New(input, source, photo)) => {
-                let previous = later_fix(recorder.previous_fix(input.captured_at).await?, last_judged);
+            Ok(Admitted::New(input, source, photo, stored_previous)) => {
+                let previous = later_fix(stored_previous, last_judged);
                 let event = recorder.judge(input, source, photo, false, previous);
                 last_judged = Some(event.fix);
                 judged.push((i, event));

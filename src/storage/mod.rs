@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::access::{PermissionSet, Relation, Role};
 use crate::applogs::{AppLog, AppLogFilter, NewBatch};
 use crate::attendance::EventLocation;
-use crate::attendance::event::{EventFilter, Fix, InsertOutcome, NewEvent, StoredEvent};
+use crate::attendance::event::{EventContext, EventFilter, InsertOutcome, NewEvent, StoredEvent};
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
 use crate::privacy::EventDetails;
@@ -257,15 +257,15 @@ pub trait EventStore: Send + Sync {
     /// user's sites (ascending).
     async fn policy_and_sites(&self, org_id: Uuid, user_id: Uuid) -> Result<(Policy, Vec<Uuid>)>;
     async fn get_event(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<StoredEvent>>;
-    async fn event_by_client_id(
+    /// The user's event stored under `client_event_id`, and their latest located event
+    /// captured at or before `at`.
+    async fn event_context(
         &self,
         org_id: Uuid,
         user_id: Uuid,
         client_event_id: Uuid,
-    ) -> Result<Option<StoredEvent>>;
-    /// The user's latest located event captured at or before `at` (the last recorded among
-    /// equals): the "previous event" of the travel-speed rule.
-    async fn previous_fix(&self, org_id: Uuid, user_id: Uuid, at: DateTime<Utc>) -> Result<Option<Fix>>;
+        at: DateTime<Utc>,
+    ) -> Result<EventContext>;
     /// Events in `captured_at` order (then id), filtered and scoped.
     async fn list_events(&self, org_id: Uuid, filter: &EventFilter, page: PageRequest) -> Result<Page<StoredEvent>>;
 }

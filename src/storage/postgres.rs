@@ -40,12 +40,29 @@ impl SqlRepo {
         if migrate {
             MIGRATOR.run(&pool).await?;
         }
+        warn_without_autovacuum(&pool).await?;
         Ok(SqlRepo {
             events: event_writer(pool.clone(), options.event_batch_max),
             listen_url: options.listen_url.clone(),
             pool,
         })
     }
+}
+
+/// The look-ups of a check-in rely on PostgreSQL's statistics to pick the user's index over
+/// the organisation's: plans cached while a table was small and never analysed since can
+/// scan a whole organisation's events per check-in. Autovacuum keeps the statistics fresh.
+async fn warn_without_autovacuum(pool: &Pool<Db>) -> Result<()> {
+    let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
+        .fetch_one(pool)
+        .await?;
+    if autovacuum != "on" {
+        tracing::warn!(
+            autovacuum,
+            "PostgreSQL runs without autovacuum: analyse the database regularly (ANALYZE), or query plans go stale as tables grow"
+        );
+    }
+    Ok(())
 }
 
 impl SqlRepo {

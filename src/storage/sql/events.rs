@@ -246,37 +246,52 @@ impl EventStore for SqlRepo {
         row.as_ref().map(event_from_row).transpose()
     }
 
-    async fn event_by_client_id(
+    async fn event_context(
         &self,
         org_id: Uuid,
         user_id: Uuid,
         client_event_id: Uuid,
-    ) -> Result<Option<StoredEvent>> {
-        let mut conn = self.pool.acquire().await?;
-        fetch_event_by_client_id(&mut conn, org_id, user_id, client_event_id).await
-    }
-
-    async fn previous_fix(&self, org_id: Uuid, user_id: Uuid, at: DateTime<Utc>) -> Result<Option<Fix>> {
-        // Ids are UUIDv7, so among equal captured_at the greatest id was recorded last.
-        let row = sqlx::query(
-            "SELECT lat, lon, accuracy_m, captured_at FROM attendance_events
-             WHERE org_id = $1 AND user_id = $2 AND captured_at <= $3 AND lat IS NOT NULL AND lon IS NOT NULL
-             ORDER BY captured_at DESC, id DESC LIMIT 1",
-        )
-        .bind(org_id)
-        .bind(user_id)
-        .bind(Timestamp(at))
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let Ok(point) = LatLon::new(row.try_get("lat")?, row.try_get("lon")?) else {
-            return Ok(None);
-        };
-        Ok(Some(Fix {
-            point,
-            accuracy_m: row.try_get::<Option<f64>, _>("accuracy_m")?.unwrap_or(0.0),
-            at: row.try_get::<Timestamp, _>("captured_at")?.0,
-        }))
+        at: DateTime<Utc>,
+    ) -> Result<EventContext> {
+        // Both reads in one statement, as a check-in's round trips are most of its database
+        // time. Each half keeps its own index: the unique key for the retry, and
+        // (org_id, user_id, captured_at, id) for the fix, read newest first. Ids are UUIDv7,
+        // so among equal captured_at the greatest id was recorded last.
+        let sql = format!(
+            "SELECT 1 AS part, {EVENT_COLUMNS} FROM attendance_events
+             WHERE org_id = $1 AND user_id = $2 AND client_event_id = $3
+             UNION ALL
+             SELECT * FROM (
+                 SELECT 2 AS part, {EVENT_COLUMNS} FROM attendance_events
+                 WHERE org_id = $1 AND user_id = $2 AND captured_at <= $4 AND lat IS NOT NULL AND lon IS NOT NULL
+                 ORDER BY captured_at DESC, id DESC LIMIT 1
+             ) AS previous"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .bind(user_id)
+            .bind(client_event_id)
+            .bind(Timestamp(at))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut context = EventContext::default();
+        for row in &rows {
+            let event = event_from_row(row)?;
+            if row.try_get::<i32, _>("part")? == 1 {
+                context.existing = Some(event);
+            } else {
+                context.previous = event.location.and_then(|l| {
+                    // A stored point that no longer parses is no previous fix.
+                    let point = LatLon::new(l.lat, l.lon).ok()?;
+                    Some(Fix {
+                        point,
+                        accuracy_m: l.accuracy_m.unwrap_or(0.0),
+                        at: event.captured_at,
+                    })
+                });
+            }
+        }
+        Ok(context)
     }
 
     async fn list_events(&self, org_id: Uuid, filter: &EventFilter, page: PageRequest) -> Result<Page<StoredEvent>> {

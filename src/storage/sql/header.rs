@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::access::{Permission, PermissionSet, Relation, Role};
 use crate::attendance::EventLocation;
-use crate::attendance::event::{EventFilter, EventScope, Fix, InsertOutcome, NewEvent, StoredEvent};
+use crate::attendance::event::{EventContext, EventFilter, EventScope, Fix, InsertOutcome, NewEvent, StoredEvent};
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::geofence::LatLon;
 use crate::org::{NewOrg, Org, OrgPatch, Policy};
