@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use uuid::Uuid;
 
-use super::event::{Fix, InsertOutcome, NewEvent, StoredEvent};
+use super::event::{EventContext, Fix, InsertOutcome, NewEvent, StoredEvent};
 use super::input::{EventInput, PhotoSource};
 use super::rules::{Facts, judge};
 use crate::auth::Caller;
@@ -89,6 +89,16 @@ fn conflict() -> ApiError {
     ApiError::conflict("client_event_id", "was already used for an event with a different body")
 }
 
+/// A request's event against what storage holds under its `client_event_id`: the same body
+/// again is a replay, another body a conflict.
+fn lookup(context: EventContext, input: &EventInput, photo: PhotoSource) -> ApiResult<Lookup> {
+    match context.existing {
+        None => Ok(Lookup::New(context.previous)),
+        Some(e) if e.request_sha256 == input.request_sha256(photo) => Ok(Lookup::Replayed(e)),
+        Some(_) => Err(conflict()),
+    }
+}
+
 impl<'a> Recorder<'a> {
     pub async fn new(state: &'a AppState, caller: &'a Caller) -> ApiResult<Recorder<'a>> {
         // The caller was found active when the request was authenticated.
@@ -113,20 +123,32 @@ impl<'a> Recorder<'a> {
     /// (409 if its id was used for another body), else the user's previous fix.
     pub async fn look_up(&self, input: &EventInput, photo: PhotoSource) -> ApiResult<Lookup> {
         let context = self
+            .contexts(&[(input.client_event_id, input.captured_at)])
+            .await?
+            .pop();
+        lookup(context.unwrap_or_default(), input, photo)
+    }
+
+    /// `look_up` of every event of a batch (sent without photo parts) in one round trip.
+    pub async fn look_up_all<'i>(
+        &self,
+        inputs: impl ExactSizeIterator<Item = &'i EventInput> + Clone,
+    ) -> ApiResult<Vec<ApiResult<Lookup>>> {
+        let keys: Vec<_> = inputs.clone().map(|i| (i.client_event_id, i.captured_at)).collect();
+        let contexts = self.contexts(&keys).await?;
+        Ok(contexts
+            .into_iter()
+            .zip(inputs)
+            .map(|(context, input)| lookup(context, input, input.photo_source(false)))
+            .collect())
+    }
+
+    async fn contexts(&self, keys: &[(Uuid, DateTime<Utc>)]) -> ApiResult<Vec<EventContext>> {
+        Ok(self
             .state
             .repo
-            .event_context(
-                self.caller.org_id,
-                self.caller.user_id,
-                input.client_event_id,
-                input.captured_at,
-            )
-            .await?;
-        match context.existing {
-            None => Ok(Lookup::New(context.previous)),
-            Some(e) if e.request_sha256 == input.request_sha256(photo) => Ok(Lookup::Replayed(e)),
-            Some(_) => Err(conflict()),
-        }
+            .event_contexts(self.caller.org_id, self.caller.user_id, keys)
+            .await?)
     }
 
     /// Judges and stores one event. `online` is true for an event sent alone, false for a

@@ -62,9 +62,15 @@ enum Admitted {
     New(EventInput, PhotoSource, Option<AttachedPhoto>, Option<Fix>),
 }
 
-async fn admit(state: &AppState, caller: &Caller, recorder: &Recorder<'_>, input: EventInput) -> ApiResult<Admitted> {
+async fn admit(
+    state: &AppState,
+    caller: &Caller,
+    recorder: &Recorder<'_>,
+    input: EventInput,
+    lookup: Lookup,
+) -> ApiResult<Admitted> {
     let source = input.photo_source(false);
-    let previous = match recorder.look_up(&input, source).await? {
+    let previous = match lookup {
         Lookup::Replayed(existing) => return Ok(Admitted::Replayed(existing)),
         Lookup::New(previous) => previous,
     };
@@ -86,7 +92,8 @@ async fn record_one(
     recorder: &Recorder<'_>,
     input: EventInput,
 ) -> ApiResult<Recorded> {
-    match admit(state, caller, recorder, input).await? {
+    let lookup = recorder.look_up(&input, input.photo_source(false)).await?;
+    match admit(state, caller, recorder, input, lookup).await? {
         Admitted::Replayed(existing) => Ok(Recorded::Replayed(existing)),
         Admitted::New(input, source, photo, previous) => recorder.record(input, source, photo, true, previous).await,
     }
@@ -293,8 +300,13 @@ pub async fn batch(
     let mut recorded = Vec::with_capacity(valid.len());
     let mut judged = Vec::with_capacity(valid.len());
     let mut last_judged = None;
-    for (i, input) in valid {
-        match admit(&state, &caller, &recorder, input).await {
+    let lookups = recorder.look_up_all(valid.iter().map(|(_, input)| input)).await?;
+    for ((i, input), lookup) in valid.into_iter().zip(lookups) {
+        let admitted = match lookup {
+            Ok(lookup) => admit(&state, &caller, &recorder, input, lookup).await,
+            Err(e) => Err(e),
+        };
+        match admitted {
             Ok(Admitted::Replayed(existing)) => recorded.push((i, Recorded::Replayed(existing))),
             Ok(Admitted::New(input, source, photo, stored_previous)) => {
                 let previous = later_fix(stored_previous, last_judged);

@@ -257,15 +257,15 @@ pub trait EventStore: Send + Sync {
     /// user's sites (ascending).
     async fn policy_and_sites(&self, org_id: Uuid, user_id: Uuid) -> Result<(Policy, Vec<Uuid>)>;
     async fn get_event(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<StoredEvent>>;
-    /// The user's event stored under `client_event_id`, and their latest located event
-    /// captured at or before `at`.
-    async fn event_context(
+    /// For each `(client_event_id, at)`, in order, in one round trip: the user's event
+    /// stored under that `client_event_id`, and their latest located event captured at or
+    /// before `at`.
+    async fn event_contexts(
         &self,
         org_id: Uuid,
         user_id: Uuid,
-        client_event_id: Uuid,
-        at: DateTime<Utc>,
-    ) -> Result<EventContext>;
+        items: &[(Uuid, DateTime<Utc>)],
+    ) -> Result<Vec<EventContext>>;
     /// Events in `captured_at` order (then id), filtered and scoped.
     async fn list_events(&self, org_id: Uuid, filter: &EventFilter, page: PageRequest) -> Result<Page<StoredEvent>>;
 }

@@ -21,6 +21,9 @@ const FENCE_CHANNEL: &str = "muster_geofences";
 /// (safe behind a transaction-mode pooler) or skips the round.
 const TRY_LOCK_RETENTION: Option<&str> = Some("SELECT pg_try_advisory_xact_lock(7243318265)");
 
+/// Whether SQL may join LATERAL (the previous fix of every event of a batch, in one statement).
+const HAS_LATERAL: bool = true;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct SqlRepo {

@@ -20,6 +20,9 @@ const NOTIFY_FENCES: Option<&str> = None;
 /// One process owns a SQLite database; `BEGIN IMMEDIATE` serialises the batches.
 const TRY_LOCK_RETENTION: Option<&str> = None;
 
+/// Whether SQL may join LATERAL; SQLite cannot, so a scalar sub-select finds each id instead.
+const HAS_LATERAL: bool = false;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqlRepo {

@@ -491,11 +491,15 @@ backend_tests! {
         let stored = events(&app, &w.employee, "").await;
         let order: Vec<&Value> = stored.iter().map(|e| &e["client_event_id"]).collect();
         assert_eq!(order, [&a["client_event_id"], &b["client_event_id"], &c["client_event_id"]], "listed by captured_at");
-        // The phone resends its queue, reordered and overlapping with a new event: only the new one is written.
+        // The phone resends its queue, reordered and overlapping with a new event: only the new one is written;
+        // a stored event's id sent with another body is that item's 409.
         let d = event_at(IN, ago(500));
-        let again = app.post("/v1/attendance/events:batch", &w.employee, json!({"events": [b, d, c, a]})).await.expect(200);
+        let mut edited = c.clone();
+        edited["note"] = json!("edited after it was stored");
+        let again = app.post("/v1/attendance/events:batch", &w.employee, json!({"events": [b, d, c, a, edited]})).await.expect(200);
         let codes: Vec<u64> = again["results"].as_array().unwrap().iter().map(|r| r["status_code"].as_u64().unwrap()).collect();
-        assert_eq!(codes, [200, 201, 200, 200]);
+        assert_eq!(codes, [200, 201, 200, 200, 409]);
+        assert_eq!(fields(&again["results"][4]["error"]), ["client_event_id"]);
         assert_eq!(again["results"][2]["event"], results[0]["event"], "a replay is the original answer");
         assert_eq!(events(&app, &w.employee, "").await.len(), 4);
         // Items are offline: an old item is not clock skew.

@@ -1,6 +1,6 @@
 // The SQL of both backends, compiled once per backend: `postgres.rs` and `sqlite.rs` each
-// `include!` this file after defining `Db`, `SqlRepo { pool }`, `BACKEND`, `BEGIN_WRITE` and
-// `LOCK_ORG`. Every statement here must therefore be valid on both (`$n` placeholders,
+// `include!` this file after defining `Db`, `SqlRepo { pool }`, `BACKEND`, `BEGIN_WRITE`,
+// `LOCK_ORG` and `HAS_LATERAL`. Every statement here must therefore be valid on both (`$n` placeholders,
 // standard SQL, `RETURNING`, `ON CONFLICT`, recursive CTEs), and each is type-checked against
 // each backend's concrete types: one source, no generic-bound soup, no copy-paste.
 include!("header.rs");

@@ -246,36 +246,56 @@ impl EventStore for SqlRepo {
         row.as_ref().map(event_from_row).transpose()
     }
 
-    async fn event_context(
+    async fn event_contexts(
         &self,
         org_id: Uuid,
         user_id: Uuid,
-        client_event_id: Uuid,
-        at: DateTime<Utc>,
-    ) -> Result<EventContext> {
-        // Both reads in one statement, as a check-in's round trips are most of its database
-        // time. Each half keeps its own index: the unique key for the retry, and
+        items: &[(Uuid, DateTime<Utc>)],
+    ) -> Result<Vec<EventContext>> {
+        let mut contexts = vec![EventContext::default(); items.len()];
+        if items.is_empty() {
+            return Ok(contexts);
+        }
+        // Every item's two reads in one statement, as round trips are most of a check-in's
+        // database time. Each half keeps its own index: the unique key for the retry, and
         // (org_id, user_id, captured_at, id) for the fix, read newest first. Ids are UUIDv7,
         // so among equal captured_at the greatest id was recorded last.
-        let sql = format!(
-            "SELECT 1 AS part, {EVENT_COLUMNS} FROM attendance_events
-             WHERE org_id = $1 AND user_id = $2 AND client_event_id = $3
+        let mut q = QueryBuilder::<Db>::new("WITH items (item, cid, bound, org, usr) AS (");
+        q.push_values(items.iter().enumerate(), |mut row, (i, (client_event_id, at))| {
+            row.push_bind(i as i32)
+                .push_bind(*client_event_id)
+                .push_bind(Timestamp(*at))
+                .push_bind(org_id)
+                .push_bind(user_id);
+        });
+        q.push(format_args!(
+            ") SELECT items.item, 1 AS part, {EVENT_COLUMNS} FROM items
+             JOIN attendance_events ON org_id = items.org AND user_id = items.usr AND client_event_id = items.cid
              UNION ALL
-             SELECT * FROM (
-                 SELECT 2 AS part, {EVENT_COLUMNS} FROM attendance_events
-                 WHERE org_id = $1 AND user_id = $2 AND captured_at <= $4 AND lat IS NOT NULL AND lon IS NOT NULL
-                 ORDER BY captured_at DESC, id DESC LIMIT 1
-             ) AS previous"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org_id)
-            .bind(user_id)
-            .bind(client_event_id)
-            .bind(Timestamp(at))
-            .fetch_all(&self.pool)
-            .await?;
-        let mut context = EventContext::default();
+             SELECT items.item, 2 AS part, {EVENT_COLUMNS} FROM items "
+        ));
+        let latest = |columns: &str| {
+            format!(
+                "SELECT {columns} FROM attendance_events p
+                 WHERE p.org_id = items.org AND p.user_id = items.usr AND p.captured_at <= items.bound
+                   AND p.lat IS NOT NULL AND p.lon IS NOT NULL
+                 ORDER BY p.captured_at DESC, p.id DESC LIMIT 1"
+            )
+        };
+        if HAS_LATERAL {
+            q.push(format_args!("CROSS JOIN LATERAL ({}) AS e", latest("*")));
+        } else {
+            q.push(format_args!(
+                "JOIN attendance_events AS e ON e.id = ({})",
+                latest("p.id")
+            ));
+        }
+        let rows = q.build().fetch_all(&self.pool).await?;
         for row in &rows {
+            let context = usize::try_from(row.try_get::<i32, _>("item")?)
+                .ok()
+                .and_then(|i| contexts.get_mut(i))
+                .ok_or_else(|| StorageError::Corrupt("an event look-up answered for no item".into()))?;
             let event = event_from_row(row)?;
             if row.try_get::<i32, _>("part")? == 1 {
                 context.existing = Some(event);
@@ -291,7 +311,7 @@ impl EventStore for SqlRepo {
                 });
             }
         }
-        Ok(context)
+        Ok(contexts)
     }
 
     async fn list_events(&self, org_id: Uuid, filter: &EventFilter, page: PageRequest) -> Result<Page<StoredEvent>> {
