@@ -63,7 +63,7 @@ pub fn later_fix(stored: Option<Fix>, recorded_after: Option<Fix>) -> Option<Fix
 /// A request's event as storage knows it before it is judged.
 pub enum Lookup {
     /// Already recorded with this very body: the stored event is the answer.
-    Replayed(StoredEvent),
+    Replayed(Box<StoredEvent>),
     /// New, with the user's previous fix, if any.
     New(Option<Fix>),
 }
@@ -94,7 +94,7 @@ fn conflict() -> ApiError {
 fn lookup(context: EventContext, input: &EventInput, photo: PhotoSource) -> ApiResult<Lookup> {
     match context.existing {
         None => Ok(Lookup::New(context.previous)),
-        Some(e) if e.request_sha256 == input.request_sha256(photo) => Ok(Lookup::Replayed(e)),
+        Some(e) if e.request_sha256 == input.request_sha256(photo) => Ok(Lookup::Replayed(Box::new(e))),
         Some(_) => Err(conflict()),
     }
 }

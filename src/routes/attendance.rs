@@ -71,7 +71,7 @@ async fn admit(
 ) -> ApiResult<Admitted> {
     let source = input.photo_source(false);
     let previous = match lookup {
-        Lookup::Replayed(existing) => return Ok(Admitted::Replayed(existing)),
+        Lookup::Replayed(existing) => return Ok(Admitted::Replayed(*existing)),
         Lookup::New(previous) => previous,
     };
     match claim_photo(state, caller, &input).await {
@@ -79,7 +79,7 @@ async fn admit(
         // A concurrent twin of this request may have attached the photo between the look-up
         // above and the claim: then its event is this request's answer.
         Err(refused) => match recorder.look_up(&input, source).await? {
-            Lookup::Replayed(existing) => Ok(Admitted::Replayed(existing)),
+            Lookup::Replayed(existing) => Ok(Admitted::Replayed(*existing)),
             Lookup::New(_) => Err(refused),
         },
     }
@@ -159,7 +159,7 @@ async fn record_multipart(
                     ));
                 }
                 match recorder.look_up(&input, PhotoSource::Part).await? {
-                    Lookup::Replayed(existing) => return Ok((Recorded::Replayed(existing), StatusCode::OK)),
+                    Lookup::Replayed(existing) => return Ok((Recorded::Replayed(*existing), StatusCode::OK)),
                     Lookup::New(previous) => event = Some((input, previous)),
                 }
             }
