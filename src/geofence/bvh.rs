@@ -54,14 +54,6 @@ impl SmallBox {
         [[b[0], b[1], b[2]], [b[3], b[4], b[5]]]
     }
 
-    /// Squared distance from `p`, rounded down like a tree node's bounds (`Node::lower_bounds`):
-    /// the bound of a fence in a site's short list, queued with the tree nodes' bounds.
-    #[inline]
-    pub(crate) fn lower_bound(&self, p: [f32; 3]) -> f32 {
-        let b = &self.0;
-        (0..3).map(|axis| gap2(b[axis], b[axis + 3], p[axis])).sum()
-    }
-
     /// Squared distance from `p` (0 inside).
     #[inline]
     pub(crate) fn dist2(&self, p: V3) -> f64 {
@@ -80,15 +72,16 @@ impl SmallBox {
 /// the eight lower bounds of a query are computed together, which the compiler turns into
 /// a few vector instructions instead of eight loops of conversions and branches. Unused
 /// slots hold an empty box (lo = +inf, hi = -inf): infinitely far, never holding a point.
+/// What the slots hold is in the node's last cache line, so a leaf needs no other read.
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 struct Node {
     lo: [[f32; SLOTS]; 3],
     hi: [[f32; SLOTS]; 3],
-    /// Children `nodes[start..start + len]`, or for a leaf items `ids[start..start + len]`.
-    start: u32,
+    /// `slots[..len]`: item ids, or child node numbers marked with `NODE`, as a frontier
+    /// queues them.
+    slots: [u32; SLOTS],
     len: u32,
-    leaf: bool,
 }
 
 /// Slack taken off every gap computed in `f32` so that a lower bound never exceeds the true
@@ -114,16 +107,19 @@ impl Node {
     const EMPTY: Node = Node {
         lo: [[f32::INFINITY; SLOTS]; 3],
         hi: [[f32::NEG_INFINITY; SLOTS]; 3],
-        start: 0,
+        slots: [0; SLOTS],
         len: 0,
-        leaf: true,
     };
 
-    fn set_box(&mut self, slot: usize, b: &SmallBox) {
+    /// Puts `b` and `entry` (an item id, or a node number with `NODE`) in the next slot.
+    fn add(&mut self, b: &Box3, entry: u32) {
+        let (slot, b) = (self.len as usize, SmallBox::new(b));
         for axis in 0..3 {
             self.lo[axis][slot] = b.0[axis];
             self.hi[axis][slot] = b.0[axis + 3];
         }
+        self.slots[slot] = entry;
+        self.len += 1;
     }
 
     /// Squared distance from `p` to each slot's box, rounded down (never above the true
@@ -140,12 +136,11 @@ impl Node {
     }
 }
 
-/// A forest of trees sharing two arrays; each tree is named by its root node.
+/// A forest of trees in one array of nodes; a tree is named by its top nodes (a root, or
+/// for a few items the leaves that hold them, a root being one more node to read).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Bvh {
     nodes: Vec<Node>,
-    /// Item ids in leaf order.
-    ids: Vec<u32>,
 }
 
 fn center(b: &Box3, axis: usize) -> f64 {
@@ -156,6 +151,9 @@ pub(crate) fn narrow(p: V3) -> [f32; 3] {
     [p[0] as f32, p[1] as f32, p[2] as f32]
 }
 
+/// Top nodes `from..to` of one tree in a forest.
+pub(crate) type Tops = [u32; 2];
+
 impl Bvh {
     /// A forest of one tree, whose root is node 0.
     #[cfg(test)]
@@ -165,31 +163,45 @@ impl Bvh {
         forest
     }
 
-    /// Adds a tree over `items` (ids below 2^31, see `Frontier`) and returns its root.
+    /// Adds a tree over `items` (ids below 2^31, see `NODE`) and returns its root.
     pub(crate) fn add(&mut self, mut items: Vec<(Box3, u32)>) -> u32 {
         let root = self.nodes.len();
         self.nodes.push(Node::EMPTY);
         if !items.is_empty() {
             self.build(&mut items, root);
         }
+        self.check(&items);
+        root as u32
+    }
+
+    /// Adds `items` as leaves only, in the order given: for a handful of items, reading a
+    /// root as well costs more than bounding every leaf.
+    pub(crate) fn add_leaves(&mut self, items: Vec<(Box3, u32)>) -> Tops {
+        let first = self.nodes.len() as u32;
+        for group in items.chunks(LEAF) {
+            let mut leaf = Node::EMPTY;
+            for (b, id) in group {
+                leaf.add(b, *id);
+            }
+            self.nodes.push(leaf);
+        }
+        self.check(&items);
+        [first, self.nodes.len() as u32]
+    }
+
+    fn check(&self, items: &[(Box3, u32)]) {
         assert!(
             self.nodes.len() <= NODE as usize && items.iter().all(|(_, id)| id & NODE == 0),
             "a tree of 2^31 entries would not fit in memory"
         );
-        root as u32
     }
 
     /// Fills node `node` with `items`: a leaf when they fit, else up to eight children.
     fn build(&mut self, items: &mut [(Box3, u32)], node: usize) {
         if items.len() <= LEAF {
-            let mut leaf = Node {
-                start: self.ids.len() as u32,
-                len: items.len() as u32,
-                ..Node::EMPTY
-            };
-            for (slot, (b, id)) in items.iter().enumerate() {
-                leaf.set_box(slot, &SmallBox::new(b));
-                self.ids.push(*id);
+            let mut leaf = Node::EMPTY;
+            for (b, id) in items.iter() {
+                leaf.add(b, *id);
             }
             self.nodes[node] = leaf;
             return;
@@ -215,15 +227,10 @@ impl Bvh {
             groups = next;
         }
         let first = self.nodes.len();
-        let mut parent = Node {
-            start: first as u32,
-            len: groups.len() as u32,
-            leaf: false,
-            ..Node::EMPTY
-        };
-        for (slot, g) in groups.iter().enumerate() {
+        let mut parent = Node::EMPTY;
+        for (k, g) in groups.iter().enumerate() {
             let bbox = g.iter().map(|(b, _)| *b).reduce(box_union).unwrap_or([[0.0; 3]; 2]);
-            parent.set_box(slot, &SmallBox::new(&bbox));
+            parent.add(&bbox, (first + k) as u32 | NODE);
             self.nodes.push(Node::EMPTY);
         }
         self.nodes[node] = parent;
@@ -232,29 +239,30 @@ impl Bvh {
         }
     }
 
-    /// Walks the nodes of the tree at `root` whose box holds `p`. Each item met there with
-    /// bound 0 is offered to `holds`; everything else met (the items it does not take, the
-    /// other items of the leaves reached, the children whose box misses `p`) waits in
-    /// `frontier` with its bound, so a nearest search that follows carries on from this
-    /// walk instead of walking down from the root again.
-    pub(crate) fn locate(&self, root: u32, p: [f32; 3], frontier: &mut Frontier, holds: &mut impl FnMut(u32) -> bool) {
-        let n = &self.nodes[root as usize];
+    /// Walks the nodes of a tree whose box holds `p`, from its top nodes. Each item met
+    /// there with bound 0 is offered to `holds`; everything else met (the items it does not
+    /// take, the other items of the leaves reached, the children whose box misses `p`)
+    /// waits in `frontier` with its bound, so a nearest search that follows carries on from
+    /// this walk instead of walking down from the root again.
+    pub(crate) fn locate(&self, tops: Tops, p: [f32; 3], frontier: &mut Frontier, holds: &mut impl FnMut(u32) -> bool) {
+        for node in tops[0]..tops[1] {
+            self.locate_in(node, p, frontier, holds);
+        }
+    }
+
+    fn locate_in(&self, node: u32, p: [f32; 3], frontier: &mut Frontier, holds: &mut impl FnMut(u32) -> bool) {
+        let n = &self.nodes[node as usize];
         let bounds = n.lower_bounds(p);
-        let (start, len) = (n.start as usize, n.len as usize);
-        if n.leaf {
-            for (&lb, &id) in bounds.iter().zip(&self.ids[start..start + len]) {
-                if lb != 0.0 || !holds(id) {
-                    frontier.push(lb, id);
-                }
-            }
-        } else {
-            for (k, &lb) in bounds.iter().enumerate().take(len) {
-                let at = (start + k) as u32;
-                if lb == 0.0 {
-                    self.locate(at, p, frontier, holds);
+        for (&lb, &entry) in bounds.iter().zip(&n.slots).take(n.len as usize) {
+            let taken = lb == 0.0
+                && if entry & NODE != 0 {
+                    self.locate_in(entry & !NODE, p, frontier, holds);
+                    true
                 } else {
-                    frontier.push(lb, at | NODE);
-                }
+                    holds(entry)
+                };
+            if !taken {
+                frontier.push(lb, entry);
             }
         }
     }
@@ -265,10 +273,8 @@ impl Bvh {
     fn expand(&self, node: u32, p: [f32; 3], best: f64, frontier: &mut Frontier, ordered: bool) {
         let n = &self.nodes[node as usize];
         let bounds = n.lower_bounds(p);
-        for (k, &lb) in bounds.iter().enumerate().take(n.len as usize) {
+        for (&lb, &entry) in bounds.iter().zip(&n.slots).take(n.len as usize) {
             if f64::from(lb) < best {
-                let at = n.start as usize + k;
-                let entry = if n.leaf { self.ids[at] } else { at as u32 | NODE };
                 if ordered {
                     frontier.insert(lb, entry);
                 } else {
@@ -290,20 +296,20 @@ impl Bvh {
         let n = &self.nodes[node];
         let bounds = n.lower_bounds(p);
         let mut order = Ordered::<SLOTS>::new();
-        for (k, &lb) in bounds.iter().enumerate().take(n.len as usize) {
+        for (&lb, &entry) in bounds.iter().zip(&n.slots).take(n.len as usize) {
             let lb = f64::from(lb);
             if lb < *best {
-                order.push(lb, n.start + k as u32);
+                order.push(lb, entry);
             }
         }
-        for &(lb, k) in order.sorted() {
+        for &(lb, entry) in order.sorted() {
             if lb >= *best {
                 break;
             }
-            if n.leaf {
-                visit(self.ids[k as usize], lb, best);
+            if entry & NODE == 0 {
+                visit(entry, lb, best);
             } else {
-                self.descend(k as usize, p, best, visit);
+                self.descend((entry & !NODE) as usize, p, best, visit);
             }
         }
     }
@@ -319,7 +325,7 @@ const INLINE: usize = 64;
 /// The nodes and items a search has still to look at, each as `bound << 32 | entry`: a
 /// non-negative `f32` orders like its bits, so entries compare as plain integers, and an
 /// entry is an item id or, with `NODE`, a node of the forest (of whichever tree: the site
-/// trees and lists of one decision share one queue). Kept as a binary min-heap once a
+/// trees of one decision share one queue). Kept as a binary min-heap once a
 /// bound is known (see `nearest`).
 pub(crate) struct Frontier {
     inline: [u64; INLINE],
@@ -595,7 +601,7 @@ mod tests {
         ) {
             let b = SmallBox::new(&cube(c, h));
             let mut node = Node::EMPTY;
-            node.set_box(0, &b);
+            node.add(&b.to_box(), 0);
             for o in offsets {
                 let p = [c[0] + o[0] * h, c[1] + o[1] * h, c[2] + o[2] * h];
                 let exact = box_dist2(&b.to_box(), p);
@@ -610,9 +616,9 @@ mod tests {
     }
 
     /// The walk down (`locate`) offers every box holding the point, and the best-first search
-    /// that carries on from its queue finds the brute-force nearest of the rest, over two
-    /// trees of one forest queued together; with large boxes the queue outgrows its inline
-    /// storage and shrinks back.
+    /// that carries on from its queue finds the brute-force nearest of the rest, over a
+    /// tree and a set of bare leaves of one forest queued together; with large boxes the
+    /// queue outgrows its inline storage and shrinks back.
     #[test]
     fn one_walk_matches_brute_force() {
         let mut next = uniform(11);
@@ -622,7 +628,8 @@ mod tests {
                 .collect();
             let mut forest = Bvh::default();
             let (some, rest) = boxes.split_at(count as usize / 3);
-            let roots = [forest.add(some.to_vec()), forest.add(rest.to_vec())];
+            let root = forest.add(rest.to_vec());
+            let tops = [[root, root + 1], forest.add_leaves(some.to_vec())];
             // Items taken by `holds` (every third) are not queued; the others' values are
             // their box distance plus a little, different per item.
             let value = |id: u32, p: V3| box_dist2(&boxes[id as usize].0, p) + 1e-3 * f64::from(1 + id % 7);
@@ -630,8 +637,8 @@ mod tests {
                 let p = [next(), next(), next()];
                 let mut frontier = Frontier::new();
                 let mut offered = Vec::new();
-                for root in roots {
-                    forest.locate(root, narrow(p), &mut frontier, &mut |id| {
+                for tops in tops {
+                    forest.locate(tops, narrow(p), &mut frontier, &mut |id| {
                         offered.push(id);
                         id % 3 == 0
                     });

@@ -4,7 +4,8 @@
 //! * A packed R-tree (`bvh`) over every fence's box in unit-sphere space (no seam, no pole
 //!   problem): the fences whose box holds the point are the only containment candidates,
 //!   and the box distance is a lower bound for the nearest-fence search. Each site has its
-//!   own small tree (or list), so a site filter never walks other sites' fences.
+//!   own small tree (or, for a few fences, just leaves), so a site filter never walks other
+//!   sites' fences.
 //! * Per polygon: a banded point-in-polygon structure per part (`planar`) and the boundary
 //!   as great-circle arcs in chunks, with its own tree when large (`boundary`).
 //! * All fences' geometry lives in a few flat arrays (`PlanarStore`, `SphereStore`), not in
@@ -21,7 +22,7 @@ use uuid::Uuid;
 
 use super::antimeridian::frame_longitudes;
 use super::boundary::{Boundary, SphereStore};
-use super::bvh::{Bvh, Frontier, SmallBox, narrow};
+use super::bvh::{Bvh, Frontier, Tops, narrow};
 use super::decision::FenceRef;
 use super::metric::{Box3, EARTH_RADIUS_M, LatLon, V3, box_union, cap_box, chord2, lon_lat_rect_box};
 use super::planar::{Location, Part, PlanarStore};
@@ -37,14 +38,9 @@ pub struct Fence {
     pub shape: FenceShape,
 }
 
-/// Sites with few fences are scanned; a tree pays from about this many.
+/// Sites with fewer fences are bare leaves (two for ten fences); a root pays from about
+/// this many.
 const SITE_TREE_THRESHOLD: usize = 16;
-
-enum SiteFences {
-    Few(Vec<u32>),
-    /// Root of the site's tree in the index's forest.
-    Many(u32),
-}
 
 /// What a decision needs of one fence; the bulky parts live in the index's stores. One
 /// cache line (the fence's box, needed only to build the trees, is not kept): a decision
@@ -88,14 +84,6 @@ impl Query {
             lon: p.lon(),
         }
     }
-}
-
-/// Where the fences of one decision come from.
-#[derive(Clone, Copy)]
-enum Source<'a> {
-    /// A tree's root in the index's forest.
-    Tree(u32),
-    List(&'a [u32]),
 }
 
 /// Fence indices found by a lookup; a few live inline, so a decision does not allocate.
@@ -163,16 +151,14 @@ impl Hits {
 pub struct FenceIndex {
     pub(crate) fences: Vec<Fence>,
     prepared: Vec<Prepared>,
-    /// Every fence's box, compact, for scanning a site's fences.
-    boxes: Vec<SmallBox>,
     refs: Vec<FenceRef>,
     parts: Vec<Part>,
     planar: PlanarStore,
     sphere: SphereStore,
-    /// The tree over all fences (root `root`) and the trees of the sites with many.
+    /// The tree over all fences (`all`) and each site's (`sites`).
     trees: Bvh,
-    root: u32,
-    sites: HashMap<Uuid, SiteFences>,
+    all: Tops,
+    sites: HashMap<Uuid, Tops>,
 }
 
 impl std::fmt::Debug for FenceIndex {
@@ -233,17 +219,19 @@ impl FenceIndex {
         let sites = by_site
             .into_iter()
             .map(|(site, members)| {
-                let group = if members.len() < SITE_TREE_THRESHOLD {
-                    SiteFences::Few(members)
+                let items = members.iter().map(|&i| boxes[i as usize]).collect();
+                let tops = if members.len() < SITE_TREE_THRESHOLD {
+                    trees.add_leaves(items)
                 } else {
-                    SiteFences::Many(trees.add(members.iter().map(|&i| boxes[i as usize]).collect()))
+                    let root = trees.add(items);
+                    [root, root + 1]
                 };
-                (site, group)
+                (site, tops)
             })
             .collect();
+        let root = trees.add(boxes);
         Self {
-            boxes: boxes.iter().map(|(b, _)| SmallBox::new(b)).collect(),
-            root: trees.add(boxes),
+            all: [root, root + 1],
             trees,
             refs: fences.iter().map(FenceRef::from).collect(),
             fences,
@@ -318,29 +306,27 @@ impl FenceIndex {
         &self.fences
     }
 
-    /// Calls `f` with each group of applicable fences: all, or those of the given sites
-    /// (unknown and repeated site ids add nothing). Returns whether any fence applies.
-    fn each_source<'a>(&'a self, sites: Option<&[Uuid]>, mut f: impl FnMut(Source<'a>)) -> bool {
+    /// Calls `f` with the tree of each group of applicable fences: all, or those of the
+    /// given sites (unknown and repeated site ids add nothing). Returns whether any fence
+    /// applies.
+    fn each_tree(&self, sites: Option<&[Uuid]>, mut f: impl FnMut(Tops)) -> bool {
         match sites {
             None => {
                 if self.fences.is_empty() {
                     return false;
                 }
-                f(Source::Tree(self.root));
+                f(self.all);
                 true
             }
             Some(ids) => {
                 let mut any = false;
                 for (k, id) in ids.iter().enumerate() {
-                    if ids[..k].contains(id) {
-                        continue;
+                    if let Some(&tops) = self.sites.get(id)
+                        && !ids[..k].contains(id)
+                    {
+                        f(tops);
+                        any = true;
                     }
-                    match self.sites.get(id) {
-                        Some(SiteFences::Few(list)) => f(Source::List(list)),
-                        Some(SiteFences::Many(root)) => f(Source::Tree(*root)),
-                        None => continue,
-                    }
-                    any = true;
                 }
                 any
             }
@@ -365,17 +351,7 @@ impl FenceIndex {
             }
             inside
         };
-        let applies = self.each_source(sites, |source| match source {
-            Source::Tree(root) => self.trees.locate(root, q.v32, &mut frontier, &mut holds),
-            Source::List(list) => {
-                for &f in list {
-                    let lb = self.boxes[f as usize].lower_bound(q.v32);
-                    if lb != 0.0 || !holds(f) {
-                        frontier.push(lb, f);
-                    }
-                }
-            }
-        });
+        let applies = self.each_tree(sites, |tops| self.trees.locate(tops, q.v32, &mut frontier, &mut holds));
         if !applies {
             return None;
         }
