@@ -640,14 +640,14 @@ mod tests {
                 for tops in tops {
                     forest.locate(tops, narrow(p), &mut frontier, &mut |id| {
                         offered.push(id);
-                        id % 3 == 0
+                        id.is_multiple_of(3)
                     });
                 }
                 let mut best = f64::INFINITY;
                 frontier.nearest(&forest, narrow(p), &mut best, &mut |id, best| {
                     *best = best.min(value(id, p));
                 });
-                let taken = |id: u32| id % 3 == 0 && offered.contains(&id);
+                let taken = |id: u32| id.is_multiple_of(3) && offered.contains(&id);
                 let want = boxes
                     .iter()
                     .filter(|(_, id)| !taken(*id))
