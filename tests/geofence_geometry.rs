@@ -1323,6 +1323,74 @@ proptest! {
         }
     }
 
+    /// The one-walk search over many fences (the org tree, site trees, site lists, one
+    /// queue across sites) finds what judging every applicable fence on its own finds: the
+    /// same verdict and the same distance, near the poles, across the antimeridian, for
+    /// fences from metres to hundreds of kilometres, spread from a few hundred metres to
+    /// thousands of kilometres.
+    #[test]
+    fn one_walk_matches_every_fence_alone(
+        center in (
+            prop_oneof![-80.0..80.0f64, 86.0..89.99f64, -89.99..-86.0f64],
+            prop_oneof![-180.0..180.0f64, 179.5..180.0f64, -180.0..-179.5f64],
+        ),
+        spread in prop_oneof![300.0..3_000.0f64, 3_000.0..100_000.0f64, 100_000.0..3_000_000.0f64],
+        fences in proptest::collection::vec(
+            ((-1.0..1.0f64, -1.0..1.0f64), prop_oneof![3.0..100.0f64, 100.0..5_000.0f64, 5_000.0..300_000.0f64], 0usize..3, any::<bool>()),
+            1..60,
+        ),
+        points in proptest::collection::vec((-1.3..1.3f64, -1.3..1.3f64), 1..6),
+        filter in proptest::option::of(proptest::collection::vec(0usize..4, 0..3)),
+    ) {
+        let sites: Vec<Uuid> = (0..4).map(|i| Uuid::from_u128(i as u128 + 1)).collect();
+        // Near a pole an offset of kilometres east is many turns of longitude.
+        let wrap = |lon: f64| (lon + 180.0).rem_euclid(360.0) - 180.0;
+        let mut built = Vec::new();
+        for (k, ((dn, de), r, site, is_circle)) in fences.iter().enumerate() {
+            let (lat, lon) = offset(center.0, center.1, dn * spread, de * spread);
+            let geometry = if *is_circle {
+                json!({"type": "Circle", "center": [wrap(lon), lat], "radius_m": r})
+            } else {
+                polygon(&[star((lat, lon), &[*r; 7], &[0.0, 0.9, 1.8, 2.7, 3.6, 4.5, 5.4])])
+            };
+            // Offsets that run past a pole or make a ring the validation refuses are
+            // simply not fences of this org.
+            if let Ok(shape) = parse_geometry(&geometry, &limits()) {
+                built.push(Fence { id: Uuid::from_u128(k as u128), version: 1, name: k.to_string(), site_id: sites[*site], shape });
+            }
+        }
+        prop_assume!(!built.is_empty());
+        let alone: Vec<(Uuid, FenceIndex)> = built.iter().map(|f| (f.site_id, FenceIndex::new(vec![f.clone()]))).collect();
+        let index = FenceIndex::new(built);
+        let filter_ids: Option<Vec<Uuid>> = filter.map(|f| f.iter().map(|&i| sites[i]).collect());
+        for (dn, de) in points {
+            let (lat, lon) = offset(center.0, center.1, dn * spread, de * spread);
+            prop_assume!(lat.abs() <= 90.0);
+            let p = at(lat, wrap(lon));
+            let mut expected: Option<(bool, f64)> = None;
+            for (site, one) in &alone {
+                if filter_ids.as_ref().is_some_and(|ids| !ids.contains(site)) {
+                    continue;
+                }
+                let d = one.decide(p, 0.0, AccuracyRule::Point, None);
+                let (inside, distance) = (d.verdict == Verdict::Inside, d.distance_m.unwrap_or(f64::NAN));
+                expected = Some(match expected {
+                    Some((any, nearest)) => (any || inside, nearest.min(distance)),
+                    None => (inside, distance),
+                });
+            }
+            let d = index.decide(p, 0.0, AccuracyRule::Point, filter_ids.as_deref());
+            match expected {
+                None => prop_assert_eq!(d.verdict, Verdict::NoGeofence),
+                Some((inside, distance)) => {
+                    prop_assert_eq!(d.verdict == Verdict::Inside, inside, "at {:?}", p);
+                    let got = d.distance_m.unwrap_or(f64::NAN);
+                    prop_assert!(close(got, distance, 1e-9, 1e-6), "distance {} vs {} at {:?}", got, distance, p);
+                }
+            }
+        }
+    }
+
     #[test]
     fn validation_agrees_with_geo_on_random_stars(
         n in 3usize..12,

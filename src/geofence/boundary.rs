@@ -15,7 +15,7 @@
 //! point) and the parts of seam edges covered from the other side of the antimeridian.
 
 use super::antimeridian::{Seam, is_seam_edge, seam_side};
-use super::bvh::{Bvh, Ordered, SmallBox};
+use super::bvh::{Bvh, Ordered, SmallBox, narrow};
 use super::metric::{
     BOX_PAD, Box3, EARTH_RADIUS_M, V3, add, box_union, chord2, cross, dot, norm2, pad_box, sub, unit_vector,
 };
@@ -101,7 +101,7 @@ pub(crate) struct SphereStore {
     chunk_heads: Vec<ChunkHead>,
     data: Vec<[f32; 3]>,
     /// Chunk trees of the large boundaries (items are global chunk numbers).
-    trees: Vec<Bvh>,
+    trees: Bvh,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +116,7 @@ struct ChunkHead {
 pub(crate) struct Boundary {
     chunks: u32,
     chunk_count: u32,
+    /// Root of its chunk tree in the store's forest, for more than `TREE_THRESHOLD` chunks.
     tree: Option<u32>,
     caps: Caps,
 }
@@ -194,10 +195,6 @@ fn round_f32(v: f64, up: bool) -> f32 {
     }
 }
 
-fn narrow(v: V3) -> [f32; 3] {
-    [v[0] as f32, v[1] as f32, v[2] as f32]
-}
-
 #[inline]
 fn widen(v: [f32; 3]) -> V3 {
     [f64::from(v[0]), f64::from(v[1]), f64::from(v[2])]
@@ -264,12 +261,11 @@ impl SphereStore {
         }
         let count = self.chunk_heads.len() - first;
         let tree = (count > TREE_THRESHOLD).then(|| {
-            self.trees.push(Bvh::new(
+            self.trees.add(
                 (first..first + count)
                     .map(|c| (self.chunk_boxes[c].to_box(), c as u32))
                     .collect(),
-            ));
-            (self.trees.len() - 1) as u32
+            )
         });
         let mut boundary = Boundary {
             chunks: first as u32,
@@ -383,7 +379,7 @@ impl Boundary {
         }
         let before = *best;
         match self.tree {
-            Some(t) => store.trees[t as usize].nearest(p, best, &mut |c, _, best| {
+            Some(root) => store.trees.nearest(root, p, best, &mut |c, _, best| {
                 *best = best.min(store.chunk_chord2(c, p));
             }),
             None => {

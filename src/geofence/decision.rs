@@ -83,13 +83,12 @@ impl FenceIndex {
     /// `accuracy_m` is the radius of the location's accuracy circle; a negative or NaN value
     /// counts as 0 (the HTTP layer rejects those before; `accuracy_too_low` is policy's).
     pub fn decide(&self, point: LatLon, accuracy_m: f64, rule: AccuracyRule, sites: Option<&[Uuid]>) -> FenceDecision {
-        if !self.applies(sites) {
-            return FenceDecision::no_geofence();
-        }
         let q = Query::new(point);
         let accuracy = if accuracy_m >= 0.0 { accuracy_m } else { 0.0 };
         let mut hits = Hits::new();
-        let (c2, nearest) = self.search(sites, &q, &mut hits);
+        let Some((c2, nearest)) = self.search(sites, &q, &mut hits) else {
+            return FenceDecision::no_geofence();
+        };
         let containing = hits.sorted();
 
         let decision = |verdict, fence: u32, distance_m: f64| FenceDecision {

@@ -4,15 +4,17 @@
 //! * A packed R-tree (`bvh`) over every fence's box in unit-sphere space (no seam, no pole
 //!   problem): the fences whose box holds the point are the only containment candidates,
 //!   and the box distance is a lower bound for the nearest-fence search. Each site has its
-//!   own small tree (or list), so a site filter never walks other sites' fences.
+//!   own small tree (or, for a few fences, just leaves), so a site filter never walks other
+//!   sites' fences.
 //! * Per polygon: a banded point-in-polygon structure per part (`planar`) and the boundary
 //!   as great-circle arcs in chunks, with its own tree when large (`boundary`).
 //! * All fences' geometry lives in a few flat arrays (`PlanarStore`, `SphereStore`), not in
 //!   per-fence allocations: a decision over a big org is bound by cache misses (about
 //!   200 ns each on the 2-core machine), so it follows offsets into compact data.
-//! * A point inside a fence costs one walk down the tree; a point outside costs a
-//!   branch-and-bound search seeded with the nearest box met on that walk, which reads a
-//!   handful of chunks of a handful of fences whatever the org's size.
+//! * One walk over the trees: down the nodes whose box holds the point (containment is all a
+//!   point inside a fence needs), queueing everything else it meets; for a point outside,
+//!   a best-first search carries on from that queue, which reads a handful of chunks of a
+//!   handful of fences whatever the org's size.
 
 use std::collections::HashMap;
 
@@ -20,7 +22,7 @@ use uuid::Uuid;
 
 use super::antimeridian::frame_longitudes;
 use super::boundary::{Boundary, SphereStore};
-use super::bvh::{Bvh, SmallBox};
+use super::bvh::{Bvh, Frontier, Tops, narrow};
 use super::decision::FenceRef;
 use super::metric::{Box3, EARTH_RADIUS_M, LatLon, V3, box_union, cap_box, chord2, lon_lat_rect_box};
 use super::planar::{Location, Part, PlanarStore};
@@ -36,23 +38,21 @@ pub struct Fence {
     pub shape: FenceShape,
 }
 
-/// Sites with few fences are scanned; a tree pays from about this many.
+/// Sites with fewer fences are bare leaves (two for ten fences); a root pays from about
+/// this many.
 const SITE_TREE_THRESHOLD: usize = 16;
 
-enum SiteFences {
-    Few(Vec<u32>),
-    Many(Bvh),
-}
-
-/// What a decision needs of one fence; the bulky parts live in the index's stores.
+/// What a decision needs of one fence; the bulky parts live in the index's stores. One
+/// cache line (the fence's box, needed only to build the trees, is not kept): a decision
+/// reads the records of the few fences it opens, each a likely cache miss.
 #[derive(Debug)]
+#[repr(align(64))]
 pub(crate) enum Prepared {
     Circle {
         center: V3,
         /// Radius as an angle on the unit sphere.
         angle: f64,
         chord2_radius: f64,
-        bbox: Box3,
     },
     Polygon {
         /// `parts[from..to]` of the index.
@@ -62,40 +62,28 @@ pub(crate) enum Prepared {
         /// is on the fence, which the planar test cannot see for other longitudes.
         north_pole: bool,
         south_pole: bool,
-        bbox: Box3,
     },
 }
 
-impl Prepared {
-    fn bbox(&self) -> &Box3 {
-        match self {
-            Prepared::Circle { bbox, .. } | Prepared::Polygon { bbox, .. } => bbox,
-        }
-    }
-}
-
-/// A query point, in both forms the index needs.
+/// A query point, in the forms the index needs.
 pub(crate) struct Query {
     pub(crate) v: V3,
+    /// `v` in `f32`, for the trees' bounds.
+    v32: [f32; 3],
     pub(crate) lat: f64,
     pub(crate) lon: f64,
 }
 
 impl Query {
     pub(crate) fn new(p: LatLon) -> Self {
+        let v = p.unit_vector();
         Self {
-            v: p.unit_vector(),
+            v,
+            v32: narrow(v),
             lat: p.lat(),
             lon: p.lon(),
         }
     }
-}
-
-/// Where the fences of one decision come from.
-#[derive(Clone, Copy)]
-enum Source<'a> {
-    Tree(&'a Bvh),
-    List(&'a [u32]),
 }
 
 /// Fence indices found by a lookup; a few live inline, so a decision does not allocate.
@@ -163,14 +151,14 @@ impl Hits {
 pub struct FenceIndex {
     pub(crate) fences: Vec<Fence>,
     prepared: Vec<Prepared>,
-    /// Every fence's box, compact, for scanning a site's fences.
-    boxes: Vec<SmallBox>,
     refs: Vec<FenceRef>,
     parts: Vec<Part>,
     planar: PlanarStore,
     sphere: SphereStore,
-    tree: Bvh,
-    sites: HashMap<Uuid, SiteFences>,
+    /// The tree over all fences (`all`) and each site's (`sites`).
+    trees: Bvh,
+    all: Tops,
+    sites: HashMap<Uuid, Tops>,
 }
 
 impl std::fmt::Debug for FenceIndex {
@@ -187,19 +175,19 @@ impl FenceIndex {
         let mut parts = Vec::new();
         let mut planar = PlanarStore::default();
         let mut sphere = SphereStore::default();
-        let prepared: Vec<Prepared> = fences
+        let (prepared, boxes): (Vec<Prepared>, Vec<Box3>) = fences
             .iter()
             .map(|f| match &f.shape.geometry {
                 Geometry::Circle { center, radius_m } => {
                     let angle = radius_m / EARTH_RADIUS_M;
                     let v = center.unit_vector();
                     let c = 2.0 * (angle * 0.5).sin();
-                    Prepared::Circle {
+                    let circle = Prepared::Circle {
                         center: v,
                         angle,
                         chord2_radius: c * c,
-                        bbox: cap_box(v, angle),
-                    }
+                    };
+                    (circle, cap_box(v, angle))
                 }
                 Geometry::Polygons { parts: polygons, .. } => {
                     let from = parts.len() as u32;
@@ -212,39 +200,39 @@ impl FenceIndex {
                         parts.push(part);
                     }
                     let on_lat = |lat: f64| polygons.iter().flat_map(|p| p.exterior().0.iter()).any(|c| c.y == lat);
-                    Prepared::Polygon {
+                    let polygon = Prepared::Polygon {
                         parts: [from, parts.len() as u32],
                         boundary: sphere.add(polygons),
                         north_pole: on_lat(90.0),
                         south_pole: on_lat(-90.0),
-                        bbox: bbox.unwrap_or([[0.0; 3]; 2]),
-                    }
+                    };
+                    (polygon, bbox.unwrap_or([[0.0; 3]; 2]))
                 }
             })
-            .collect();
-        let boxes: Vec<(Box3, u32)> = prepared
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (*p.bbox(), i as u32))
-            .collect();
+            .unzip();
+        let boxes: Vec<(Box3, u32)> = boxes.into_iter().zip(0..).collect();
         let mut by_site: HashMap<Uuid, Vec<u32>> = HashMap::new();
         for (i, f) in fences.iter().enumerate() {
             by_site.entry(f.site_id).or_default().push(i as u32);
         }
+        let mut trees = Bvh::default();
         let sites = by_site
             .into_iter()
             .map(|(site, members)| {
-                let group = if members.len() < SITE_TREE_THRESHOLD {
-                    SiteFences::Few(members)
+                let items = members.iter().map(|&i| boxes[i as usize]).collect();
+                let tops = if members.len() < SITE_TREE_THRESHOLD {
+                    trees.add_leaves(items)
                 } else {
-                    SiteFences::Many(Bvh::new(members.iter().map(|&i| boxes[i as usize]).collect()))
+                    let root = trees.add(items);
+                    [root, root + 1]
                 };
-                (site, group)
+                (site, tops)
             })
             .collect();
+        let root = trees.add(boxes);
         Self {
-            boxes: boxes.iter().map(|(b, _)| SmallBox::new(b)).collect(),
-            tree: Bvh::new(boxes),
+            all: [root, root + 1],
+            trees,
             refs: fences.iter().map(FenceRef::from).collect(),
             fences,
             prepared,
@@ -318,105 +306,66 @@ impl FenceIndex {
         &self.fences
     }
 
-    /// Calls `f` with each group of applicable fences: all, or those of the given sites
-    /// (unknown and repeated site ids add nothing). Returns whether any fence applies.
-    fn each_source<'a>(&'a self, sites: Option<&[Uuid]>, mut f: impl FnMut(Source<'a>)) -> bool {
+    /// Calls `f` with the tree of each group of applicable fences: all, or those of the
+    /// given sites (unknown and repeated site ids add nothing). Returns whether any fence
+    /// applies.
+    fn each_tree(&self, sites: Option<&[Uuid]>, mut f: impl FnMut(Tops)) -> bool {
         match sites {
             None => {
                 if self.fences.is_empty() {
                     return false;
                 }
-                f(Source::Tree(&self.tree));
+                f(self.all);
                 true
             }
             Some(ids) => {
                 let mut any = false;
                 for (k, id) in ids.iter().enumerate() {
-                    if ids[..k].contains(id) {
-                        continue;
+                    if let Some(&tops) = self.sites.get(id)
+                        && !ids[..k].contains(id)
+                    {
+                        f(tops);
+                        any = true;
                     }
-                    match self.sites.get(id) {
-                        Some(SiteFences::Few(list)) => f(Source::List(list)),
-                        Some(SiteFences::Many(tree)) => f(Source::Tree(tree)),
-                        None => continue,
-                    }
-                    any = true;
                 }
                 any
             }
         }
     }
 
-    /// Whether any fence applies to these sites.
-    pub(crate) fn applies(&self, sites: Option<&[Uuid]>) -> bool {
-        match sites {
-            None => !self.fences.is_empty(),
-            Some(ids) => ids.iter().any(|id| self.sites.contains_key(id)),
-        }
-    }
-
     /// Collects the applicable fences that contain the point into `hits`; when there are
-    /// none, returns (squared chord, fence) of the nearest boundary.
+    /// none, returns (squared chord, fence) of the nearest boundary. `None` when no fence
+    /// applies.
     ///
-    /// Two walks: first only the tree nodes whose box holds the point (containment is all a
-    /// point inside a fence needs), noting the nearest box seen on the way; then, for a
-    /// point outside every fence, a branch-and-bound search seeded with that fence's
-    /// distance, so it starts with a tight bound and opens few other fences.
-    pub(crate) fn search(&self, sites: Option<&[Uuid]>, q: &Query, hits: &mut Hits) -> (f64, Option<u32>) {
-        let mut seed: Option<(f64, u32)> = None;
-        let mut seen = |f: u32, lb: f64| {
-            if lb == 0.0 && self.contains(f, q) {
+    /// One walk: first down the tree nodes whose box holds the point (containment is all a
+    /// point inside a fence needs), queueing every other node and fence met on the way with
+    /// its box's distance; then, for a point outside every fence, a best-first search from
+    /// that queue, across all the applicable sites at once, nearest box first, so the bound
+    /// tightens early and no node or fence farther than the answer is opened.
+    pub(crate) fn search(&self, sites: Option<&[Uuid]>, q: &Query, hits: &mut Hits) -> Option<(f64, Option<u32>)> {
+        let mut frontier = Frontier::new();
+        let mut holds = |f: u32| {
+            let inside = self.contains(f, q);
+            if inside {
                 hits.push(f);
-            } else if seed.is_none_or(|(s, _)| lb < s) {
-                seed = Some((lb, f));
             }
+            inside
         };
-        self.each_source(sites, |source| match source {
-            Source::Tree(tree) => tree.locate(q.v, &mut seen),
-            Source::List(list) => {
-                for &f in list {
-                    seen(f, self.boxes[f as usize].dist2(q.v));
-                }
-            }
-        });
-        if hits.len > 0 {
-            return (0.0, None);
+        let applies = self.each_tree(sites, |tops| self.trees.locate(tops, q.v32, &mut frontier, &mut holds));
+        if !applies {
+            return None;
         }
-
+        if hits.len > 0 {
+            return Some((0.0, None));
+        }
         let mut best = f64::INFINITY;
         let mut who = None;
-        let seed = seed.map(|(_, f)| f);
-        if let Some(f) = seed
-            && self.boundary_nearest(f, q, &mut best)
-        {
-            who = Some(f);
-        }
-        let mut visit = |f: u32, _lb: f64, best: &mut f64| {
-            if Some(f) != seed && self.boundary_nearest(f, q, best) {
+        frontier.nearest(&self.trees, q.v32, &mut best, &mut |f, best| {
+            if self.boundary_nearest(f, q, best) {
                 who = Some(f);
             }
-        };
-        self.each_source(sites, |source| match source {
-            Source::Tree(tree) => tree.nearest(q.v, &mut best, &mut visit),
-            Source::List(list) => {
-                // Nearest boxes first, so the bound tightens early.
-                let mut order = [(0.0, 0u32); SITE_TREE_THRESHOLD];
-                let mut n = 0;
-                for &f in list.iter().take(order.len()) {
-                    order[n] = (self.boxes[f as usize].dist2(q.v), f);
-                    n += 1;
-                }
-                let order = &mut order[..n];
-                order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-                for &(lb, f) in order.iter() {
-                    if lb >= best {
-                        break;
-                    }
-                    visit(f, lb, &mut best);
-                }
-            }
         });
-        (best, who)
+        Some((best, who))
     }
 
     /// Whether fence `f`'s boundary comes nearer the point than `angle` (radians), whose
