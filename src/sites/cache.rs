@@ -24,6 +24,8 @@ struct Inner {
     entries: HashMap<Uuid, Entry>,
     /// Bumped on every invalidation, so a build that raced a change is not cached.
     generations: HashMap<Uuid, u64>,
+    /// Bumped when every entry is dropped, for the same reason.
+    epoch: u64,
 }
 
 pub struct FenceCache {
@@ -45,16 +47,16 @@ impl FenceCache {
 
     /// The index of the organisation's active fences.
     pub async fn index(&self, org_id: Uuid) -> Result<Arc<FenceIndex>> {
-        let generation = {
+        let seen = {
             let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
             if let Some(entry) = inner.entries.get(&org_id).filter(|e| e.built.elapsed() < self.max_age) {
                 return Ok(entry.index.clone());
             }
-            inner.generations.get(&org_id).copied().unwrap_or(0)
+            (inner.epoch, inner.generations.get(&org_id).copied().unwrap_or(0))
         };
         let index = Arc::new(self.build(org_id).await?);
         let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        if inner.generations.get(&org_id).copied().unwrap_or(0) == generation {
+        if (inner.epoch, inner.generations.get(&org_id).copied().unwrap_or(0)) == seen {
             inner.entries.insert(
                 org_id,
                 Entry {
@@ -71,6 +73,13 @@ impl FenceCache {
         let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
         inner.entries.remove(&org_id);
         *inner.generations.entry(org_id).or_default() += 1;
+    }
+
+    /// Forgets every organisation's index, for when changes may have gone unheard.
+    fn forget_all(&self) {
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        inner.entries.clear();
+        inner.epoch += 1;
     }
 
     async fn build(&self, org_id: Uuid) -> Result<FenceIndex> {
@@ -101,6 +110,9 @@ impl FenceCache {
             loop {
                 match cache.repo.fence_changes().await {
                     Ok(Some(mut changes)) => {
+                        // Indexes built before LISTEN took effect (at start-up, or before a
+                        // reconnection) may predate changes nobody heard of.
+                        cache.forget_all();
                         while let Some(org_id) = changes.recv().await {
                             cache.invalidate(org_id);
                         }
@@ -109,8 +121,6 @@ impl FenceCache {
                     Ok(None) => return,
                     Err(e) => tracing::warn!(error = %e, "geofence change listener failed; retrying"),
                 }
-                // Whatever was missed while disconnected is covered by dropping everything.
-                cache.inner.write().unwrap_or_else(|p| p.into_inner()).entries.clear();
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
