@@ -132,7 +132,7 @@ impl<'a> Recorder<'a> {
     /// `look_up` of every event of a batch (sent without photo parts) in one round trip.
     pub async fn look_up_all<'i>(
         &self,
-        inputs: impl ExactSizeIterator<Item = &'i EventInput> + Clone,
+        inputs: impl Iterator<Item = &'i EventInput> + Clone,
     ) -> ApiResult<Vec<ApiResult<Lookup>>> {
         let keys: Vec<_> = inputs.clone().map(|i| (i.client_event_id, i.captured_at)).collect();
         let contexts = self.contexts(&keys).await?;

@@ -296,19 +296,21 @@ impl EventStore for SqlRepo {
                 .ok()
                 .and_then(|i| contexts.get_mut(i))
                 .ok_or_else(|| StorageError::Corrupt("an event look-up answered for no item".into()))?;
-            let event = event_from_row(row)?;
             if row.try_get::<i32, _>("part")? == 1 {
-                context.existing = Some(event);
+                context.existing = Some(event_from_row(row)?);
             } else {
-                context.previous = event.location.and_then(|l| {
-                    // A stored point that no longer parses is no previous fix.
-                    let point = LatLon::new(l.lat, l.lon).ok()?;
-                    Some(Fix {
+                // Only the fix is read of the previous event: this runs on every check-in.
+                // The query asked for located events; a stored point that no longer parses is
+                // no previous fix.
+                let (lat, lon): (Option<f64>, Option<f64>) = (row.try_get("lat")?, row.try_get("lon")?);
+                context.previous = match lat.zip(lon).map(|(lat, lon)| LatLon::new(lat, lon)) {
+                    Some(Ok(point)) => Some(Fix {
                         point,
-                        accuracy_m: l.accuracy_m.unwrap_or(0.0),
-                        at: event.captured_at,
-                    })
-                });
+                        accuracy_m: row.try_get::<Option<f64>, _>("accuracy_m")?.unwrap_or(0.0),
+                        at: row.try_get::<Timestamp, _>("captured_at")?.0,
+                    }),
+                    _ => None,
+                };
             }
         }
         Ok(contexts)
