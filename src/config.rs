@@ -56,6 +56,7 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub database_acquire_timeout_s: u64,
     pub database_event_batch_max: u32,
+    pub database_read_batch_max: u32,
     pub database_listen_url: Option<String>,
     pub photo_store: String,
     pub s3_endpoint: Option<String>,
@@ -124,6 +125,7 @@ impl Default for Settings {
             database_max_connections: 16,
             database_acquire_timeout_s: 5,
             database_event_batch_max: 128,
+            database_read_batch_max: 128,
             database_listen_url: None,
             photo_store: "file://muster-data/photos".into(),
             s3_endpoint: None,
@@ -222,6 +224,10 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "MUSTER_DATABASE_EVENT_BATCH_MAX")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_event_batch_max: Option<u32>,
+    /// Most concurrent requests one shared read serves (caller, policy, previous event), 1 to 1000 [default: 128].
+    #[arg(long, global = true, env = "MUSTER_DATABASE_READ_BATCH_MAX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_read_batch_max: Option<u32>,
     /// PostgreSQL URL for the geofence LISTEN connection, bypassing a transaction-mode pooler [default: the database URL].
     #[arg(long, global = true, env = "MUSTER_DATABASE_LISTEN_URL", hide_env_values = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -506,6 +512,10 @@ impl Settings {
         // 25 parameters per event: 1000 stays within SQLite's 32,766 per statement.
         if !(1..=1000).contains(&self.database_event_batch_max) {
             bail!("database_event_batch_max must be 1 to 1000");
+        }
+        // At most 3 parameters per request (the event look-ups go in statements of their own size).
+        if !(1..=1000).contains(&self.database_read_batch_max) {
+            bail!("database_read_batch_max must be 1 to 1000");
         }
         if self.access_token_ttl_s == 0 || self.refresh_token_ttl_s == 0 {
             bail!("token lifetimes must be positive");

@@ -277,9 +277,10 @@ impl ResponseError for ApiError {
 
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
-        match e {
-            StorageError::Unavailable(_) | StorageError::Unconfirmed(_) => ApiError::unavailable(e),
-            _ => ApiError::internal(e),
+        if e.is_unavailable() {
+            ApiError::unavailable(e)
+        } else {
+            ApiError::internal(e)
         }
     }
 }

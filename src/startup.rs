@@ -37,6 +37,7 @@ pub fn db_options(settings: &Settings) -> DbOptions {
         max_connections: settings.database_max_connections,
         acquire_timeout: Duration::from_secs(settings.database_acquire_timeout_s),
         event_batch_max: settings.database_event_batch_max as usize,
+        read_batch_max: settings.database_read_batch_max as usize,
         listen_url: settings.database_listen_url.clone(),
     }
 }

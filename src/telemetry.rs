@@ -39,7 +39,7 @@ const SECONDS_BUCKETS: [f64; 13] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// Buckets of `muster_event_commit_batch_size`: how many check-ins shared one commit.
+/// Buckets of `muster_db_batch_size`: how many requests shared one statement.
 const BATCH_BUCKETS: [f64; 11] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1000.0];
 
 /// How often histogram samples are folded into their buckets. Without it, samples pile up
@@ -54,9 +54,7 @@ pub fn metrics_handle() -> PrometheusHandle {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS)
-                .and_then(|b| {
-                    b.set_buckets_for_metric(Matcher::Full("muster_event_commit_batch_size".into()), &BATCH_BUCKETS)
-                })
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full("muster_db_batch_size".into()), &BATCH_BUCKETS))
                 // Only fails for an empty bucket list, which the constants are not.
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
@@ -95,10 +93,13 @@ pub fn record_decision(verdict: &str, status: &str) {
     .increment(1);
 }
 
-/// Records one group commit of attendance events, for the histogram
-/// `muster_event_commit_batch_size`: under load, how many check-ins share each commit.
-pub fn record_event_commit(events: usize) {
-    metrics::histogram!("muster_event_commit_batch_size").record(events as f64);
+/// Records one shared statement (see `storage::batcher`), by `statement`: how many requests
+/// shared it (`muster_db_batch_size`; `event_insert` counts check-ins per commit) and how
+/// long it took (`muster_db_batch_duration_seconds`). A statement busy nearly all the time
+/// is where requests queue.
+pub fn record_db_batch(statement: &'static str, requests: usize, took: Duration) {
+    metrics::histogram!("muster_db_batch_size", "statement" => statement).record(requests as f64);
+    metrics::histogram!("muster_db_batch_duration_seconds", "statement" => statement).record(took.as_secs_f64());
 }
 
 /// Sets the gauges that are sampled rather than counted; called as `/metrics` renders.

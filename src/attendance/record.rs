@@ -99,56 +99,59 @@ fn lookup(context: EventContext, input: &EventInput, photo: PhotoSource) -> ApiR
     }
 }
 
+/// The time a request was received, at the microseconds the database keeps (the answer must
+/// equal what a retry reads back); every event of the request is stamped with it.
+pub fn received_now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
+async fn contexts(state: &AppState, caller: &Caller, keys: &[(Uuid, DateTime<Utc>)]) -> ApiResult<Vec<EventContext>> {
+    Ok(state.repo.event_contexts(caller.org_id, caller.user_id, keys).await?)
+}
+
 impl<'a> Recorder<'a> {
-    pub async fn new(state: &'a AppState, caller: &'a Caller) -> ApiResult<Recorder<'a>> {
+    /// A recorder for a request received at `received_at` (see [`received_now`]), with what
+    /// storage holds for each of `events` (see [`Recorder::look_up`]). The policy and the
+    /// caller's sites, the fence index and the look-ups do not depend on each other, so they
+    /// are read concurrently: a check-in waits for one round trip instead of two.
+    pub async fn open(
+        state: &'a AppState,
+        caller: &'a Caller,
+        received_at: DateTime<Utc>,
+        events: &[(&EventInput, PhotoSource)],
+    ) -> ApiResult<(Recorder<'a>, Vec<ApiResult<Lookup>>)> {
+        let keys: Vec<_> = events.iter().map(|(i, _)| (i.client_event_id, i.captured_at)).collect();
         // The caller was found active when the request was authenticated.
-        let (policy, sites) = state.repo.policy_and_sites(caller.org_id, caller.user_id).await?;
-        let now = Utc::now();
-        Ok(Recorder {
+        let (judging, index, contexts) = tokio::try_join!(
+            async { Ok::<_, ApiError>(state.repo.policy_and_sites(caller.org_id, caller.user_id).await?) },
+            async { Ok(state.fences.index(caller.org_id).await?) },
+            contexts(state, caller, &keys),
+        )?;
+        let (policy, sites) = judging;
+        let lookups = contexts
+            .into_iter()
+            .zip(events)
+            .map(|(context, (input, photo))| lookup(context, input, *photo))
+            .collect();
+        let recorder = Recorder {
             state,
             caller,
             sites,
             policy,
-            index: state.fences.index(caller.org_id).await?,
-            // The database keeps microseconds; the answer must equal what a retry reads back.
-            received_at: DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now),
-        })
-    }
-
-    pub fn received_at(&self) -> DateTime<Utc> {
-        self.received_at
+            index,
+            received_at,
+        };
+        Ok((recorder, lookups))
     }
 
     /// What storage holds for this request: the stored answer if it was already recorded
     /// (409 if its id was used for another body), else the user's previous fix.
     pub async fn look_up(&self, input: &EventInput, photo: PhotoSource) -> ApiResult<Lookup> {
-        let context = self
-            .contexts(&[(input.client_event_id, input.captured_at)])
+        let context = contexts(self.state, self.caller, &[(input.client_event_id, input.captured_at)])
             .await?
             .pop();
         lookup(context.unwrap_or_default(), input, photo)
-    }
-
-    /// `look_up` of every event of a batch (sent without photo parts) in one round trip.
-    pub async fn look_up_all<'i>(
-        &self,
-        inputs: impl Iterator<Item = &'i EventInput> + Clone,
-    ) -> ApiResult<Vec<ApiResult<Lookup>>> {
-        let keys: Vec<_> = inputs.clone().map(|i| (i.client_event_id, i.captured_at)).collect();
-        let contexts = self.contexts(&keys).await?;
-        Ok(contexts
-            .into_iter()
-            .zip(inputs)
-            .map(|(context, input)| lookup(context, input, input.photo_source(false)))
-            .collect())
-    }
-
-    async fn contexts(&self, keys: &[(Uuid, DateTime<Utc>)]) -> ApiResult<Vec<EventContext>> {
-        Ok(self
-            .state
-            .repo
-            .event_contexts(self.caller.org_id, self.caller.user_id, keys)
-            .await?)
     }
 
     /// Judges and stores one event. `online` is true for an event sent alone, false for a

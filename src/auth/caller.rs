@@ -160,7 +160,7 @@ impl FromRequest for Caller {
                 .ok_or_else(refused)?;
             let principal = state
                 .repo
-                .principal(claims.sub, Some(claims.sid))
+                .principal(claims.sub, claims.sid)
                 .await?
                 .ok_or_else(refused)?;
             if principal.status != UserStatus::Active || principal.org_id != claims.org {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::access::{Family, Permission, Scope};
 use crate::attendance::event::{EventFilter, EventScope, Fix, Kind, Status, StoredEvent};
 use crate::attendance::input::{BatchBody, EventBody, EventInput, PhotoSource};
-use crate::attendance::record::{AttachedPhoto, Lookup, Recorded, Recorder, later_fix};
+use crate::attendance::record::{AttachedPhoto, Lookup, Recorded, Recorder, later_fix, received_now};
 use crate::attendance::redact::{EventView, present};
 use crate::attendance::wire::{BatchItemResult, BatchResult};
 use crate::auth::Caller;
@@ -85,18 +85,33 @@ async fn admit(
     }
 }
 
-/// Records one validated event sent alone.
+/// Records one validated event sent alone, given its look-up.
 async fn record_one(
     state: &AppState,
     caller: &Caller,
     recorder: &Recorder<'_>,
     input: EventInput,
+    lookup: Lookup,
 ) -> ApiResult<Recorded> {
-    let lookup = recorder.look_up(&input, input.photo_source(false)).await?;
     match admit(state, caller, recorder, input, lookup).await? {
         Admitted::Replayed(existing) => Ok(Recorded::Replayed(existing)),
         Admitted::New(input, source, photo, previous) => recorder.record(input, source, photo, true, previous).await,
     }
+}
+
+/// A recorder for one event, with that event's look-up.
+async fn open_one<'a>(
+    state: &'a AppState,
+    caller: &'a Caller,
+    received_at: DateTime<Utc>,
+    input: &EventInput,
+    photo: PhotoSource,
+) -> ApiResult<(Recorder<'a>, Lookup)> {
+    let (recorder, mut lookups) = Recorder::open(state, caller, received_at, &[(input, photo)]).await?;
+    let lookup = lookups
+        .pop()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an event look-up answered nothing")))??;
+    Ok((recorder, lookup))
 }
 
 /// Reads a multipart part whole, within `limit` bytes.
@@ -141,9 +156,9 @@ async fn record_multipart(
     caller: &Caller,
     payload: web::Payload,
 ) -> ApiResult<(Recorded, StatusCode)> {
-    let recorder = Recorder::new(state, caller).await?;
+    let received_at = received_now();
     let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-    let mut event: Option<(EventInput, Option<Fix>)> = None;
+    let mut event: Option<(Recorder<'_>, EventInput, Option<Fix>)> = None;
     let mut photo = None;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| ApiError::malformed(format!("the multipart body is malformed: {e}")))?;
@@ -151,16 +166,17 @@ async fn record_multipart(
             Some("event") if event.is_none() => {
                 let content_type = field.content_type().map(|m| m.essence_str().to_owned());
                 let bytes = within_deadline(req, read_part(&mut field, state.settings.json_body_limit_bytes)).await??;
-                let input = decode_event_part(content_type.as_deref(), &bytes)?.validate(recorder.received_at())?;
+                let input = decode_event_part(content_type.as_deref(), &bytes)?.validate(received_at)?;
                 if input.photo_id.is_some() {
                     return Err(ApiError::field(
                         "photo_id",
                         "give either a photo_id or a photo part, not both",
                     ));
                 }
-                match recorder.look_up(&input, PhotoSource::Part).await? {
+                let (recorder, lookup) = open_one(state, caller, received_at, &input, PhotoSource::Part).await?;
+                match lookup {
                     Lookup::Replayed(existing) => return Ok((Recorded::Replayed(*existing), StatusCode::OK)),
-                    Lookup::New(previous) => event = Some((input, previous)),
+                    Lookup::New(previous) => event = Some((recorder, input, previous)),
                 }
             }
             Some("photo") if photo.is_none() => {
@@ -176,7 +192,7 @@ async fn record_multipart(
             _ => {}
         }
     }
-    let (input, previous) = event.ok_or_else(|| ApiError::field("event", "the form has no `event` part"))?;
+    let (recorder, input, previous) = event.ok_or_else(|| ApiError::field("event", "the form has no `event` part"))?;
     let photo = photo.map(|p| AttachedPhoto { photo_id: p.photo_id });
     let recorded = recorder.record(input, PhotoSource::Part, photo, true, previous).await?;
     let status = if recorded.created() {
@@ -226,9 +242,10 @@ pub async fn record(
             .await?
             .parse(state.settings.json_body_limit_bytes)
             .await?;
-        let recorder = Recorder::new(&state, &caller).await?;
-        let input = body.validate(recorder.received_at())?;
-        let recorded = record_one(&state, &caller, &recorder, input).await?;
+        let received_at = received_now();
+        let input = body.validate(received_at)?;
+        let (recorder, lookup) = open_one(&state, &caller, received_at, &input, input.photo_source(false)).await?;
+        let recorded = record_one(&state, &caller, &recorder, input, lookup).await?;
         let status = if recorded.created() {
             StatusCode::CREATED
         } else {
@@ -282,11 +299,11 @@ pub async fn batch(
             format!("must hold at most {max} events, not {}", body.events.len()),
         ));
     }
-    let recorder = Recorder::new(&state, &caller).await?;
+    let received_at = received_now();
     let mut results: Vec<Option<BatchItemResult>> = Vec::with_capacity(body.events.len());
     let mut valid = Vec::new();
     for (i, item) in body.events.into_iter().enumerate() {
-        match item.0.and_then(|b| b.validate(recorder.received_at())) {
+        match item.0.and_then(|b| b.validate(received_at)) {
             Ok(input) => {
                 valid.push((i, input));
                 results.push(None);
@@ -300,7 +317,11 @@ pub async fn batch(
     let mut recorded = Vec::with_capacity(valid.len());
     let mut judged = Vec::with_capacity(valid.len());
     let mut last_judged = None;
-    let lookups = recorder.look_up_all(valid.iter().map(|(_, input)| input)).await?;
+    let events: Vec<_> = valid
+        .iter()
+        .map(|(_, input)| (input, input.photo_source(false)))
+        .collect();
+    let (recorder, lookups) = Recorder::open(&state, &caller, received_at, &events).await?;
     for ((i, input), lookup) in valid.into_iter().zip(lookups) {
         let admitted = match lookup {
             Ok(lookup) => admit(&state, &caller, &recorder, input, lookup).await,

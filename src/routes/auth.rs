@@ -149,7 +149,7 @@ pub async fn refresh_tokens(state: web::Data<AppState>, body: Json<Refresh>) -> 
     // A disabled user keeps no session, whatever tokens they hold.
     let principal = state
         .repo
-        .principal(user_id, Some(family_id))
+        .principal(user_id, family_id)
         .await?
         .filter(|p| p.status == UserStatus::Active);
     if principal.is_none() {

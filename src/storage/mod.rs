@@ -9,7 +9,7 @@
 //! from `postgres.rs` and `sqlite.rs`, each of which supplies its `Db` type and the few
 //! statements that differ (how a write transaction begins, how an org is locked).
 
-mod group_commit;
+mod batcher;
 mod postgres;
 mod sqlite;
 mod time;
@@ -51,11 +51,24 @@ pub enum StorageError {
     /// finds out.
     #[error("the write was not confirmed: {0}")]
     Unconfirmed(String),
+    /// A read shared with concurrent requests (see `batcher`) failed: each of them gets the
+    /// cause.
+    #[error("{0}")]
+    Shared(Arc<StorageError>),
+    /// The task that runs one kind of shared statement is gone (a panic, or shutdown).
+    #[error("the database {0} stopped")]
+    Stopped(&'static str),
 }
 
-impl From<group_commit::WriterGone> for StorageError {
-    fn from(_: group_commit::WriterGone) -> Self {
-        StorageError::Unconfirmed("the event writer stopped".into())
+impl StorageError {
+    /// Whether the database (or the way to it) is down, so that a retry may succeed: the
+    /// request is answered 503, not 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StorageError::Unavailable(_) | StorageError::Unconfirmed(_) | StorageError::Stopped(_) => true,
+            StorageError::Shared(cause) => cause.is_unavailable(),
+            _ => false,
+        }
     }
 }
 
@@ -146,9 +159,10 @@ pub trait OrgStore: Send + Sync {
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// The active state and effective permissions of a user, if the user and, when given,
-    /// the refresh family (session) still exist and are not revoked.
-    async fn principal(&self, user_id: Uuid, session: Option<Uuid>) -> Result<Option<Principal>>;
+    /// The active state and effective permissions of a user, if the user and the session
+    /// (refresh family) still exist and the session is the user's and not revoked. Read
+    /// afresh for every request; concurrent requests share the statement.
+    async fn principal(&self, user_id: Uuid, session: Uuid) -> Result<Option<Principal>>;
     async fn login_record(&self, email_key: &str) -> Result<Option<LoginRecord>>;
     async fn create_user(
         &self,
@@ -403,6 +417,8 @@ pub struct DbOptions {
     pub acquire_timeout: std::time::Duration,
     /// Most attendance events written by one commit.
     pub event_batch_max: usize,
+    /// Most requests served by one shared read (see `batcher`).
+    pub read_batch_max: usize,
     /// Where PostgreSQL's LISTEN connection goes when not where the pool goes (a
     /// transaction-mode pooler does not deliver notifications).
     pub listen_url: Option<String>,

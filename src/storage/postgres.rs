@@ -28,7 +28,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 
 pub struct SqlRepo {
     pool: Pool<Db>,
-    events: EventWriter,
+    shared: Shared,
     listen_url: Option<String>,
 }
 
@@ -45,7 +45,7 @@ impl SqlRepo {
         }
         warn_without_autovacuum(&pool).await?;
         Ok(SqlRepo {
-            events: event_writer(pool.clone(), options.event_batch_max),
+            shared: Shared::spawn(&pool, options),
             listen_url: options.listen_url.clone(),
             pool,
         })

@@ -27,7 +27,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqlRepo {
     pool: Pool<Db>,
-    events: EventWriter,
+    shared: Shared,
 }
 
 impl SqlRepo {
@@ -53,7 +53,7 @@ impl SqlRepo {
             MIGRATOR.run(&pool).await?;
         }
         Ok(SqlRepo {
-            events: event_writer(pool.clone(), options.event_batch_max),
+            shared: Shared::spawn(&pool, options),
             pool,
         })
     }

@@ -461,7 +461,7 @@ backend_tests! {
         assert_eq!(stored_ids, acknowledged, "every acknowledged event, and only those");
         // Every commit is counted, so operators can see how many check-ins share one.
         let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-        assert!(metrics.contains("muster_event_commit_batch_size_count"), "{metrics}");
+        assert!(metrics.contains("muster_db_batch_size_count{statement=\"event_insert\"}"), "{metrics}");
     }
 
     async fn batches_are_judged_in_capture_order_item_by_item_and_resends_write_nothing(app: TestApp) {

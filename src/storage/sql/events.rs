@@ -4,6 +4,21 @@ const EVENT_COLUMNS: &str = "id, user_id, client_event_id, request_sha256, kind,
     reasons, geofence_id, geofence_version, geofence_name, site_id, distance_m, lat, lon, accuracy_m, altitude_m, provider,
     is_mock, photo_id";
 
+/// `EVENT_COLUMNS` with only the fix of an alias `e` read, every other column NULL: the
+/// previous event's fix is all a look-up needs, so the database does not output (nor the
+/// server decode) a whole event per check-in.
+static FIX_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    EVENT_COLUMNS
+        .split(',')
+        .map(str::trim)
+        .map(|c| match c {
+            "captured_at" | "lat" | "lon" | "accuracy_m" => format!("e.{c}"),
+            _ => format!("NULL AS {c}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
 fn event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<StoredEvent> {
     use crate::attendance::event::{Kind, Location, Provider, Status, parse_verdict};
     let corrupt = |what: &str, value: &str| StorageError::Corrupt(format!("attendance event {what} {value:?}"));
@@ -69,14 +84,8 @@ async fn fetch_event_by_client_id(
     row.as_ref().map(event_from_row).transpose()
 }
 
-/// The group commit in front of `attendance_events`: up to `max_batch` events per commit.
-fn event_writer(pool: Pool<Db>, max_batch: usize) -> EventWriter {
-    EventWriter::spawn(max_batch, move |events| insert_events(pool.clone(), events))
-}
-
 /// One group commit's events, one outcome each, in order.
 async fn insert_events(pool: Pool<Db>, events: Vec<NewEvent>) -> Vec<Result<InsertOutcome>> {
-    crate::telemetry::record_event_commit(events.len());
     match insert_batch(&pool, &events).await {
         Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
         // An event the database refuses (its user deleted a moment ago, say) fails the whole
@@ -142,17 +151,22 @@ async fn insert_batch(pool: &Pool<Db>, events: &[NewEvent]) -> Result<Vec<Insert
             .push_bind(new.note.clone())
             .push_bind(e.photo_id);
     });
-    q.push(format_args!(" ON CONFLICT DO NOTHING RETURNING {EVENT_COLUMNS}"));
-    let rows = q.build().fetch_all(pool).await?;
-    let mut inserted = rows
-        .iter()
-        .map(|row| event_from_row(row).map(|e| (e.id, e)))
-        .collect::<Result<HashMap<Uuid, StoredEvent>>>()?;
+    // Only the ids come back: a stored row is exactly the event sent (times are already at
+    // the microseconds the database keeps), so reading it back would only cost the database
+    // the output of every column.
+    q.push(" ON CONFLICT DO NOTHING RETURNING id");
+    let inserted = q
+        .build_query_scalar::<Uuid>()
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .collect::<std::collections::HashSet<Uuid>>();
     let mut outcomes = Vec::with_capacity(events.len());
     for new in events {
-        outcomes.push(match inserted.remove(&new.event.id) {
-            Some(event) => InsertOutcome::Inserted(event),
-            None => skipped_outcome(pool, new).await?,
+        outcomes.push(if inserted.contains(&new.event.id) {
+            InsertOutcome::Inserted(new.event.clone())
+        } else {
+            skipped_outcome(pool, new).await?
         });
     }
     Ok(outcomes)
@@ -170,6 +184,150 @@ async fn skipped_outcome(pool: &Pool<Db>, new: &NewEvent) -> Result<InsertOutcom
             "an attendance event conflicted with nothing".into(),
         )),
     }
+}
+
+/// The policy and sites of each `(org, user)`, in order, in one statement: a row per site
+/// (one with a NULL site for a user without any), each with the policy. Sites are found by
+/// user alone (a user id names one user of one org), so only the primary key
+/// `(user_id, site_id)` can serve the join: SQLite, given `org_id` too, preferred the
+/// `(org_id, site_id)` index and read every assignment of the organisation per check-in.
+async fn fetch_policies(pool: &Pool<Db>, keys: &[(Uuid, Uuid)]) -> Result<Vec<PolicyAndSites>> {
+    let mut found: Vec<Option<PolicyAndSites>> = vec![None; keys.len()];
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = QueryBuilder::<Db>::new("WITH keys (k, org, usr) AS (");
+    q.push_values(keys.iter().enumerate(), |mut row, (k, (org_id, user_id))| {
+        row.push_bind(k as i32).push_bind(*org_id).push_bind(*user_id);
+    });
+    q.push(
+        ") SELECT keys.k, o.policy, s.site_id FROM keys
+         JOIN orgs o ON o.id = keys.org
+         LEFT JOIN user_sites s ON s.user_id = keys.usr
+         ORDER BY keys.k, s.site_id",
+    );
+    for row in q.build().fetch_all(pool).await? {
+        let slot = usize::try_from(row.try_get::<i32, _>("k")?)
+            .ok()
+            .and_then(|k| found.get_mut(k))
+            .ok_or_else(|| StorageError::Corrupt("a policy look-up answered for no request".into()))?;
+        let (_, sites) = match slot {
+            Some(found) => found,
+            None => slot.insert((row.try_get::<sqlx::types::Json<Policy>, _>("policy")?.0, Vec::new())),
+        };
+        if let Some(site) = row.try_get::<Option<Uuid>, _>("site_id")? {
+            sites.push(site);
+        }
+    }
+    keys.iter()
+        .zip(found)
+        .map(|((org_id, _), found)| {
+            found.ok_or_else(|| StorageError::Corrupt(format!("organisation {org_id} has no policy")))
+        })
+        .collect()
+}
+
+/// One request's event look-ups: each item's `(client_event_id, captured_at)` of the user.
+#[derive(Debug)]
+struct ContextRequest {
+    org_id: Uuid,
+    user_id: Uuid,
+    items: Vec<(Uuid, DateTime<Utc>)>,
+}
+
+/// Look-ups per statement: five parameters each, well within both databases' limits however
+/// many offline batches share a flush.
+const CONTEXTS_PER_STATEMENT: usize = 1000;
+
+/// The look-ups of several requests, each request's contexts in its items' order.
+async fn fetch_contexts(pool: &Pool<Db>, requests: &[ContextRequest]) -> Result<Vec<Vec<EventContext>>> {
+    let items: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>)> = requests
+        .iter()
+        .flat_map(|r| r.items.iter().map(|(cid, at)| (r.org_id, r.user_id, *cid, *at)))
+        .collect();
+    let mut contexts = Vec::with_capacity(items.len());
+    for chunk in items.chunks(CONTEXTS_PER_STATEMENT) {
+        contexts.extend(fetch_context_chunk(pool, chunk).await?);
+    }
+    let mut contexts = contexts.into_iter();
+    Ok(requests
+        .iter()
+        .map(|r| contexts.by_ref().take(r.items.len()).collect())
+        .collect())
+}
+
+/// What storage holds for each `(org, user, client_event_id, captured_at)`: the event under
+/// that id, and the user's latest located event captured at or before that time.
+async fn fetch_context_chunk(
+    pool: &Pool<Db>,
+    items: &[(Uuid, Uuid, Uuid, DateTime<Utc>)],
+) -> Result<Vec<EventContext>> {
+    let mut contexts = vec![EventContext::default(); items.len()];
+    if items.is_empty() {
+        return Ok(contexts);
+    }
+    // Every item's two reads in one statement, as round trips are most of a check-in's
+    // database time. Each half keeps its own index: the unique key for the retry, and
+    // (org_id, user_id, captured_at, id) for the fix, read newest first. Ids are UUIDv7,
+    // so among equal captured_at the greatest id was recorded last.
+    let mut q = QueryBuilder::<Db>::new("WITH items (item, cid, bound, org, usr) AS (");
+    q.push_values(items.iter().enumerate(), |mut row, (i, (org_id, user_id, client_event_id, at))| {
+        row.push_bind(i as i32)
+            .push_bind(*client_event_id)
+            .push_bind(Timestamp(*at))
+            .push_bind(*org_id)
+            .push_bind(*user_id);
+    });
+    q.push(format_args!(
+        ") SELECT items.item, 1 AS part, {EVENT_COLUMNS} FROM items
+         JOIN attendance_events ON org_id = items.org AND user_id = items.usr AND client_event_id = items.cid
+         UNION ALL
+         SELECT items.item, 2 AS part, {} FROM items ",
+        *FIX_COLUMNS
+    ));
+    let latest = |columns: &str| {
+        format!(
+            "SELECT {columns} FROM attendance_events p
+             WHERE p.org_id = items.org AND p.user_id = items.usr AND p.captured_at <= items.bound
+               AND p.lat IS NOT NULL AND p.lon IS NOT NULL
+             ORDER BY p.captured_at DESC, p.id DESC LIMIT 1"
+        )
+    };
+    if HAS_LATERAL {
+        q.push(format_args!(
+            "CROSS JOIN LATERAL ({}) AS e",
+            latest("p.captured_at, p.lat, p.lon, p.accuracy_m")
+        ));
+    } else {
+        q.push(format_args!(
+            "JOIN attendance_events AS e ON e.id = ({})",
+            latest("p.id")
+        ));
+    }
+    let rows = q.build().fetch_all(pool).await?;
+    for row in &rows {
+        let context = usize::try_from(row.try_get::<i32, _>("item")?)
+            .ok()
+            .and_then(|i| contexts.get_mut(i))
+            .ok_or_else(|| StorageError::Corrupt("an event look-up answered for no item".into()))?;
+        if row.try_get::<i32, _>("part")? == 1 {
+            context.existing = Some(event_from_row(row)?);
+        } else {
+            // Only the fix is read of the previous event: this runs on every check-in.
+            // The query asked for located events; a stored point that no longer parses is
+            // no previous fix.
+            let (lat, lon): (Option<f64>, Option<f64>) = (row.try_get("lat")?, row.try_get("lon")?);
+            context.previous = match lat.zip(lon).map(|(lat, lon)| LatLon::new(lat, lon)) {
+                Some(Ok(point)) => Some(Fix {
+                    point,
+                    accuracy_m: row.try_get::<Option<f64>, _>("accuracy_m")?.unwrap_or(0.0),
+                    at: row.try_get::<Timestamp, _>("captured_at")?.0,
+                }),
+                _ => None,
+            };
+        }
+    }
+    Ok(contexts)
 }
 
 #[async_trait]
@@ -211,29 +369,19 @@ impl EventStore for SqlRepo {
     }
 
     async fn insert_event(&self, new: NewEvent) -> Result<InsertOutcome> {
-        self.events.submit(new).await?
+        self.shared
+            .events
+            .submit(new)
+            .await
+            .map_err(|_| StorageError::Unconfirmed("the event writer stopped".into()))?
     }
 
-    async fn policy_and_sites(&self, org_id: Uuid, user_id: Uuid) -> Result<(Policy, Vec<Uuid>)> {
-        // A row per site (one with a NULL site for a user without any), each with the policy.
-        let rows = sqlx::query(
-            "SELECT o.policy, s.site_id FROM orgs o
-             LEFT JOIN user_sites s ON s.org_id = o.id AND s.user_id = $2
-             WHERE o.id = $1 ORDER BY s.site_id",
-        )
-        .bind(org_id)
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let first = rows
-            .first()
-            .ok_or_else(|| StorageError::Corrupt(format!("organisation {org_id} has no policy")))?;
-        let policy = first.try_get::<sqlx::types::Json<Policy>, _>("policy")?.0;
-        let sites = rows
-            .iter()
-            .filter_map(|row| row.try_get::<Option<Uuid>, _>("site_id").transpose())
-            .collect::<Result<Vec<Uuid>, _>>()?;
-        Ok((policy, sites))
+    async fn policy_and_sites(&self, org_id: Uuid, user_id: Uuid) -> Result<PolicyAndSites> {
+        self.shared
+            .policies
+            .submit((org_id, user_id))
+            .await
+            .map_err(stopped("policy reader"))?
     }
 
     async fn get_event(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<StoredEvent>> {
@@ -252,68 +400,19 @@ impl EventStore for SqlRepo {
         user_id: Uuid,
         items: &[(Uuid, DateTime<Utc>)],
     ) -> Result<Vec<EventContext>> {
-        let mut contexts = vec![EventContext::default(); items.len()];
         if items.is_empty() {
-            return Ok(contexts);
+            return Ok(Vec::new());
         }
-        // Every item's two reads in one statement, as round trips are most of a check-in's
-        // database time. Each half keeps its own index: the unique key for the retry, and
-        // (org_id, user_id, captured_at, id) for the fix, read newest first. Ids are UUIDv7,
-        // so among equal captured_at the greatest id was recorded last.
-        let mut q = QueryBuilder::<Db>::new("WITH items (item, cid, bound, org, usr) AS (");
-        q.push_values(items.iter().enumerate(), |mut row, (i, (client_event_id, at))| {
-            row.push_bind(i as i32)
-                .push_bind(*client_event_id)
-                .push_bind(Timestamp(*at))
-                .push_bind(org_id)
-                .push_bind(user_id);
-        });
-        q.push(format_args!(
-            ") SELECT items.item, 1 AS part, {EVENT_COLUMNS} FROM items
-             JOIN attendance_events ON org_id = items.org AND user_id = items.usr AND client_event_id = items.cid
-             UNION ALL
-             SELECT items.item, 2 AS part, {EVENT_COLUMNS} FROM items "
-        ));
-        let latest = |columns: &str| {
-            format!(
-                "SELECT {columns} FROM attendance_events p
-                 WHERE p.org_id = items.org AND p.user_id = items.usr AND p.captured_at <= items.bound
-                   AND p.lat IS NOT NULL AND p.lon IS NOT NULL
-                 ORDER BY p.captured_at DESC, p.id DESC LIMIT 1"
-            )
+        let request = ContextRequest {
+            org_id,
+            user_id,
+            items: items.to_vec(),
         };
-        if HAS_LATERAL {
-            q.push(format_args!("CROSS JOIN LATERAL ({}) AS e", latest("*")));
-        } else {
-            q.push(format_args!(
-                "JOIN attendance_events AS e ON e.id = ({})",
-                latest("p.id")
-            ));
-        }
-        let rows = q.build().fetch_all(&self.pool).await?;
-        for row in &rows {
-            let context = usize::try_from(row.try_get::<i32, _>("item")?)
-                .ok()
-                .and_then(|i| contexts.get_mut(i))
-                .ok_or_else(|| StorageError::Corrupt("an event look-up answered for no item".into()))?;
-            if row.try_get::<i32, _>("part")? == 1 {
-                context.existing = Some(event_from_row(row)?);
-            } else {
-                // Only the fix is read of the previous event: this runs on every check-in.
-                // The query asked for located events; a stored point that no longer parses is
-                // no previous fix.
-                let (lat, lon): (Option<f64>, Option<f64>) = (row.try_get("lat")?, row.try_get("lon")?);
-                context.previous = match lat.zip(lon).map(|(lat, lon)| LatLon::new(lat, lon)) {
-                    Some(Ok(point)) => Some(Fix {
-                        point,
-                        accuracy_m: row.try_get::<Option<f64>, _>("accuracy_m")?.unwrap_or(0.0),
-                        at: row.try_get::<Timestamp, _>("captured_at")?.0,
-                    }),
-                    _ => None,
-                };
-            }
-        }
-        Ok(contexts)
+        self.shared
+            .contexts
+            .submit(request)
+            .await
+            .map_err(stopped("event look-up"))?
     }
 
     async fn list_events(&self, org_id: Uuid, filter: &EventFilter, page: PageRequest) -> Result<Page<StoredEvent>> {

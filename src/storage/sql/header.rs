@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, QueryBuilder, Row};
 use std::collections::HashMap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::access::{Permission, PermissionSet, Relation, Role};
@@ -15,6 +16,7 @@ use crate::org::{NewOrg, Org, OrgPatch, Policy};
 use crate::privacy::EventDetails;
 use crate::reports::{Place, ReportEvent, ReportSubject};
 use crate::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, StoredFence};
+use crate::storage::batcher::Batcher;
 use crate::storage::{
     AuditStore, EventKey, EventStore, LoginRecord, OrgStore, Page, PageRequest, PhotoRecordStore, PoolStats, Principal,
     PrivacyStore, RefreshOutcome, Repo, ReportStore, SiteStore, StorageError, Timestamp, TokenStore, UserScope,
@@ -24,8 +26,72 @@ use crate::uploads::{PhotoRecord, PhotoStatus};
 use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};
 
 type DbConn = <Db as sqlx::Database>::Connection;
-type EventWriter = crate::storage::group_commit::GroupCommit<NewEvent, Result<InsertOutcome>>;
 type Tx = sqlx::Transaction<'static, Db>;
+/// An organisation's policy and one of its users' sites.
+type PolicyAndSites = (Policy, Vec<Uuid>);
+
+/// The statements that concurrent requests share (see `storage::batcher`): what every
+/// check-in reads and writes. Each kind is one statement per batch, whatever the batch's size.
+struct Shared {
+    /// Group commit in front of `attendance_events`.
+    events: Batcher<NewEvent, Result<InsertOutcome>>,
+    /// Callers by `(user, session)`: every authenticated request.
+    principals: Batcher<(Uuid, Uuid), Result<Option<Principal>>>,
+    /// Policy and sites by `(org, user)`.
+    policies: Batcher<(Uuid, Uuid), Result<PolicyAndSites>>,
+    /// A request's events' look-ups (retry and previous fix).
+    contexts: Batcher<ContextRequest, Result<Vec<EventContext>>>,
+}
+
+impl Shared {
+    fn spawn(pool: &Pool<Db>, options: &crate::storage::DbOptions) -> Self {
+        let reads = options.read_batch_max;
+        Shared {
+            events: Batcher::spawn("event_insert", options.event_batch_max, {
+                let pool = pool.clone();
+                move |events| insert_events(pool.clone(), events)
+            }),
+            principals: Batcher::spawn("principal", reads, {
+                let pool = pool.clone();
+                move |keys: Vec<(Uuid, Uuid)>| {
+                    let pool = pool.clone();
+                    async move { each_or_shared(keys.len(), fetch_principals(&pool, &keys).await) }
+                }
+            }),
+            policies: Batcher::spawn("policy", reads, {
+                let pool = pool.clone();
+                move |keys: Vec<(Uuid, Uuid)>| {
+                    let pool = pool.clone();
+                    async move { each_or_shared(keys.len(), fetch_policies(&pool, &keys).await) }
+                }
+            }),
+            contexts: Batcher::spawn("event_lookup", reads, {
+                let pool = pool.clone();
+                move |requests: Vec<ContextRequest>| {
+                    let pool = pool.clone();
+                    async move { each_or_shared(requests.len(), fetch_contexts(&pool, &requests).await) }
+                }
+            }),
+        }
+    }
+}
+
+/// Each request's own outcome of a shared read, or, when the statement failed, its cause for
+/// all of them.
+fn each_or_shared<R>(requests: usize, outcome: Result<Vec<R>>) -> Vec<Result<R>> {
+    match outcome {
+        Ok(each) => each.into_iter().map(Ok).collect(),
+        Err(err) => {
+            let cause = Arc::new(err);
+            (0..requests).map(|_| Err(StorageError::Shared(cause.clone()))).collect()
+        }
+    }
+}
+
+/// What one request of a shared read gets back when the reading task is gone.
+fn stopped(what: &'static str) -> impl FnOnce(crate::storage::batcher::Gone) -> StorageError {
+    move |_| StorageError::Stopped(what)
+}
 
 impl SqlRepo {
     async fn begin_write(&self) -> Result<Tx> {

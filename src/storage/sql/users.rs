@@ -225,43 +225,64 @@ async fn removes_last_admin(conn: &mut DbConn, org_id: Uuid, current: &User, pat
     Ok(others == 0)
 }
 
+/// The principals of `(user, session)` pairs, in order: `None` where the user is gone or
+/// the session (refresh family) is unknown, another user's, or revoked. One statement for
+/// all of them, a row per granted permission (or one with NULL).
+async fn fetch_principals(pool: &Pool<Db>, keys: &[(Uuid, Uuid)]) -> Result<Vec<Option<Principal>>> {
+    let mut found: Vec<Option<Principal>> = vec![None; keys.len()];
+    if keys.is_empty() {
+        return Ok(found);
+    }
+    let mut q = QueryBuilder::<Db>::new("WITH keys (k, uid, sid) AS (");
+    q.push_values(keys.iter().enumerate(), |mut row, (k, (user_id, session))| {
+        row.push_bind(k as i32).push_bind(*user_id).push_bind(*session);
+    });
+    q.push(
+        ") SELECT keys.k, keys.uid, u.org_id, u.manager_id, u.status, g.permission
+         FROM keys
+         JOIN users u ON u.id = keys.uid
+         JOIN refresh_families f ON f.id = keys.sid AND f.user_id = u.id AND f.revoked_at IS NULL
+         LEFT JOIN user_roles r ON r.user_id = u.id
+         LEFT JOIN role_grants g ON g.org_id = r.org_id AND g.role = r.role",
+    );
+    for row in q.build().fetch_all(pool).await? {
+        let slot = usize::try_from(row.try_get::<i32, _>("k")?)
+            .ok()
+            .and_then(|k| found.get_mut(k))
+            .ok_or_else(|| StorageError::Corrupt("a caller look-up answered for no caller".into()))?;
+        let principal = match slot {
+            Some(principal) => principal,
+            None => {
+                let status: String = row.try_get("status")?;
+                slot.insert(Principal {
+                    user_id: row.try_get("uid")?,
+                    org_id: row.try_get("org_id")?,
+                    manager_id: row.try_get("manager_id")?,
+                    status: UserStatus::parse(&status)
+                        .ok_or_else(|| StorageError::Corrupt(format!("user status {status:?}")))?,
+                    permissions: PermissionSet::empty(),
+                })
+            }
+        };
+        if let Some(p) = row
+            .try_get::<Option<String>, _>("permission")?
+            .as_deref()
+            .and_then(Permission::parse)
+        {
+            principal.permissions.insert(p);
+        }
+    }
+    Ok(found)
+}
+
 #[async_trait]
 impl UserStore for SqlRepo {
-    async fn principal(&self, user_id: Uuid, session: Option<Uuid>) -> Result<Option<Principal>> {
-        // One round trip: a row per granted permission (or one row with NULL).
-        let rows = sqlx::query(
-            "SELECT u.org_id, u.manager_id, u.status, g.permission
-             FROM users u
-             LEFT JOIN user_roles r ON r.user_id = u.id
-             LEFT JOIN role_grants g ON g.org_id = r.org_id AND g.role = r.role
-             WHERE u.id = $1
-               AND ($2 IS NULL OR EXISTS (
-                   SELECT 1 FROM refresh_families f WHERE f.id = $2 AND f.user_id = u.id AND f.revoked_at IS NULL))",
-        )
-        .bind(user_id)
-        .bind(session)
-        .fetch_all(&self.pool)
-        .await?;
-        let Some(first) = rows.first() else { return Ok(None) };
-        let status: String = first.try_get("status")?;
-        let mut permissions = PermissionSet::empty();
-        for row in &rows {
-            if let Some(p) = row
-                .try_get::<Option<String>, _>("permission")?
-                .as_deref()
-                .and_then(Permission::parse)
-            {
-                permissions.insert(p);
-            }
-        }
-        Ok(Some(Principal {
-            user_id,
-            org_id: first.try_get("org_id")?,
-            manager_id: first.try_get("manager_id")?,
-            status: UserStatus::parse(&status)
-                .ok_or_else(|| StorageError::Corrupt(format!("user status {status:?}")))?,
-            permissions,
-        }))
+    async fn principal(&self, user_id: Uuid, session: Uuid) -> Result<Option<Principal>> {
+        self.shared
+            .principals
+            .submit((user_id, session))
+            .await
+            .map_err(stopped("caller reader"))?
     }
 
     async fn login_record(&self, email_key: &str) -> Result<Option<LoginRecord>> {

@@ -1,19 +1,24 @@
-//! Group commit: writes that arrive while the database is busy committing share the next
-//! commit, so one WAL flush (one `fsync`) acknowledges many requests.
+//! Batching of concurrent statements: requests that arrive while the database is busy with
+//! the previous statement of their kind share the next one. Every check-in reads the caller,
+//! the policy and the user's last event and then writes one row; on two cores the round
+//! trips, not the rows, are what the database and the network stack spend their time on, so
+//! sharing statements is what lets throughput grow with load.
 //!
-//! Callers hand an item to [`GroupCommit::submit`] and wait for its outcome. One writer task
-//! takes whatever is queued (at most `max_batch` items) and flushes it as one statement. It
-//! never waits for a batch to fill: a lone request is written at once, and batches grow only
-//! as far as load makes requests queue up behind a commit in progress. An outcome is handed
-//! back only after the flush returned, so a caller acknowledges only what is committed.
+//! Callers hand an item to [`Batcher::submit`] and wait for its outcome. One task per kind
+//! takes whatever is queued (at most `max_batch` items) and runs it as one flush. It never
+//! waits for a batch to fill: a lone request is flushed at once, and batches grow only as far
+//! as load makes requests queue up behind a flush in progress. An outcome is handed back
+//! only after the flush returned, so a write's caller acknowledges only what is committed
+//! (group commit: one WAL flush, one `fsync`, for many requests), and a read's caller sees
+//! the database as it was after its request arrived, as if it had read alone.
 //!
-//! One writer, not several: items are flushed in the order they were submitted, so of two
-//! writes that conflict (one `client_event_id` twice in an offline batch) the first one sent
-//! wins, every time. Throughput comes from the batch size, which grows with the load.
+//! One flush at a time per kind, in submission order: of two writes that conflict (one
+//! `client_event_id` twice in an offline batch) the first one sent wins, every time.
 
 use futures_util::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 struct Pending<T, R> {
@@ -21,20 +26,20 @@ struct Pending<T, R> {
     reply: oneshot::Sender<R>,
 }
 
-/// A queue in front of a writer task that flushes batches of up to `max_batch` items.
-pub struct GroupCommit<T, R> {
+/// A queue in front of a task that flushes batches of up to `max_batch` items.
+pub struct Batcher<T, R> {
     queue: mpsc::Sender<Pending<T, R>>,
 }
 
-/// The writer tasks are gone (a flush panicked, or the runtime is shutting down): the item's
-/// outcome is unknown.
+/// The flushing task is gone (a flush panicked, or the runtime is shutting down): the
+/// item's outcome is unknown.
 #[derive(Debug)]
-pub struct WriterGone;
+pub struct Gone;
 
-impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
-    /// Starts the writer. `flush` gets the items of one batch, in submission order, and
+impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
+    /// Starts the flushing task. `flush` gets the items of one batch, in submission order, and
     /// returns one outcome per item, in the same order.
-    pub fn spawn<F, Fut>(max_batch: usize, flush: F) -> Self
+    pub fn spawn<F, Fut>(name: &'static str, max_batch: usize, flush: F) -> Self
     where
         F: Fn(Vec<T>) -> Fut + Send + 'static,
         Fut: Future<Output = Vec<R>> + Send + 'static,
@@ -43,20 +48,24 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         // Room for a few batches: beyond that, callers wait to enqueue (backpressure) rather
         // than piling up unbounded memory.
         let (queue, receiver) = mpsc::channel(max_batch * 4);
-        tokio::spawn(write_loop(receiver, max_batch, flush));
-        GroupCommit { queue }
+        tokio::spawn(flush_loop(name, receiver, max_batch, flush));
+        Batcher { queue }
     }
 
     /// Queues `item` and waits until its batch has been flushed.
-    pub async fn submit(&self, item: T) -> Result<R, WriterGone> {
+    pub async fn submit(&self, item: T) -> Result<R, Gone> {
         let (reply, outcome) = oneshot::channel();
-        self.queue.send(Pending { item, reply }).await.map_err(|_| WriterGone)?;
-        outcome.await.map_err(|_| WriterGone)
+        self.queue.send(Pending { item, reply }).await.map_err(|_| Gone)?;
+        outcome.await.map_err(|_| Gone)
     }
 }
 
-async fn write_loop<T, R, F, Fut>(mut receiver: mpsc::Receiver<Pending<T, R>>, max_batch: usize, flush: F)
-where
+async fn flush_loop<T, R, F, Fut>(
+    name: &'static str,
+    mut receiver: mpsc::Receiver<Pending<T, R>>,
+    max_batch: usize,
+    flush: F,
+) where
     F: Fn(Vec<T>) -> Fut,
     Fut: Future<Output = Vec<R>>,
 {
@@ -66,11 +75,14 @@ where
             return; // every sender is gone: the store was dropped
         }
         let (items, replies): (Vec<T>, Vec<oneshot::Sender<R>>) = batch.drain(..).map(|p| (p.item, p.reply)).unzip();
-        // A panicking flush drops this batch's replies (their callers see `WriterGone`) but
-        // must not take the writer, and every later write, down with it.
-        if let Ok(outcomes) = AssertUnwindSafe(flush(items)).catch_unwind().await {
+        // A panicking flush drops this batch's replies (their callers see `Gone`) but must
+        // not take the task, and every later statement of its kind, down with it.
+        let started = Instant::now();
+        let flushed = AssertUnwindSafe(flush(items)).catch_unwind().await;
+        crate::telemetry::record_db_batch(name, replies.len(), started.elapsed());
+        if let Ok(outcomes) = flushed {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                // The caller may have gone (a dropped request); its write stands regardless.
+                // The caller may have gone (a dropped request); a write stands regardless.
                 let _ = reply.send(outcome);
             }
         }
@@ -87,7 +99,7 @@ mod tests {
     async fn concurrent_submissions_share_flushes_and_get_their_own_outcome() {
         let flushes = Arc::new(AtomicUsize::new(0));
         let counted = flushes.clone();
-        let group = Arc::new(GroupCommit::spawn(8, move |items: Vec<u32>| {
+        let group = Arc::new(Batcher::spawn("test", 8, move |items: Vec<u32>| {
             counted.fetch_add(1, Ordering::SeqCst);
             async move {
                 // Long enough for the other submissions to queue behind this flush.
@@ -114,7 +126,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_flush_fails_its_batch_only() {
-        let group = GroupCommit::spawn(4, |items: Vec<u32>| async move {
+        let group = Batcher::spawn("test", 4, |items: Vec<u32>| async move {
             assert!(!items.contains(&13), "unlucky");
             items
         });
