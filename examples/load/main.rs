@@ -18,6 +18,7 @@ mod phases;
 mod probe;
 mod report;
 mod server;
+mod shared;
 mod stats;
 
 use anyhow::bail;
@@ -275,15 +276,21 @@ async fn drive(
     for &phase in &args.phases {
         tokio::time::sleep(SETTLE).await;
         rss.take();
+        let statements = shared::Mark::now(&world.client, &server.base).await?;
         let before = probe::CpuMark::now(pid, pg_database);
         let (tally, elapsed) = phases::run(phase, &world, &load).await?;
         let cpu_cores = before.cores_until(&probe::CpuMark::now(pid, pg_database));
+        let shared = statements.until(
+            &shared::Mark::now(&world.client, &server.base).await?,
+            elapsed.as_secs_f64(),
+        );
         let result = PhaseResult {
             phase,
             load: load.describe(phase),
             summary: tally.summarise(elapsed),
             max_rss_bytes: rss.take(),
             cpu_cores,
+            shared,
         };
         let s = &result.summary;
         eprintln!(

@@ -8,6 +8,7 @@ use crate::api::SetupTimes;
 use crate::ceiling::Ceiling;
 use crate::phases::{Load, Phase};
 use crate::probe::CpuCores;
+use crate::shared::SharedStatement;
 use crate::stats::Summary;
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -40,6 +41,8 @@ pub struct PhaseResult {
     pub summary: Summary,
     pub max_rss_bytes: u64,
     pub cpu_cores: CpuCores,
+    /// The server's shared statements during the phase.
+    pub shared: Vec<SharedStatement>,
 }
 
 #[derive(Debug, Serialize)]
@@ -197,6 +200,7 @@ impl Report {
             self.load_average_after
         );
         self.results_table(&mut out);
+        self.shared_table(&mut out);
         self.ceiling_table(&mut out);
         self.targets_table(&mut out);
         out
@@ -217,6 +221,49 @@ impl Report {
              × ceiling: items/s over the ceiling below. Latency of `checkin-rate` runs from each \
              request's scheduled send time. CPU: cores busy on average (of 2) in this tool, the \
              server, its PostgreSQL processes and everything else on the machine.\n\n",
+        );
+    }
+
+    /// Per phase and statement kind: requests per statement and the share of the phase one
+    /// was in flight.
+    fn shared_table(&self, out: &mut String) {
+        let mut kinds: Vec<&str> = self
+            .runs
+            .iter()
+            .flat_map(|r| &r.phases)
+            .flat_map(|p| &p.shared)
+            .map(|s| s.statement.as_str())
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        if kinds.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "| backend | phase | {} |", kinds.join(" | "));
+        let _ = writeln!(out, "|---|---|{}", "---:|".repeat(kinds.len()));
+        for run in &self.runs {
+            for p in &run.phases {
+                let cells: Vec<String> = kinds
+                    .iter()
+                    .map(|k| {
+                        p.shared.iter().find(|s| s.statement == *k).map_or("—".into(), |s| {
+                            format!("{:.1} ({:.0}%)", s.requests_per_statement, s.busy * 100.0)
+                        })
+                    })
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} |",
+                    run.backend.name(),
+                    p.phase.name(),
+                    cells.join(" | ")
+                );
+            }
+        }
+        out.push_str(
+            "\nShared statements (`muster_db_batch_size`, `muster_db_batch_duration_seconds`): requests \
+             per statement on average, and (in brackets) the share of the phase during which one \
+             was in flight. One runs at a time per kind, so one near 100% is where requests queue.\n\n",
         );
     }
 

@@ -125,6 +125,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn batches_keep_submission_order() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let batcher = Batcher::spawn("test", 3, move |items: Vec<u32>| {
+            log.lock().unwrap().push(items.clone());
+            async move { items }
+        });
+        let outcomes = futures_util::future::join_all((0..10u32).map(|i| batcher.submit(i))).await;
+        assert_eq!(
+            outcomes.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+            (0..10).collect::<Vec<_>>()
+        );
+        let batches = seen.lock().unwrap().clone();
+        assert_eq!(
+            batches.concat(),
+            (0..10).collect::<Vec<_>>(),
+            "flushed in submission order"
+        );
+        assert!(batches.iter().all(|b| b.len() <= 3), "{batches:?}");
+    }
+
+    #[tokio::test]
     async fn a_panicking_flush_fails_its_batch_only() {
         let group = Batcher::spawn("test", 4, |items: Vec<u32>| async move {
             assert!(!items.contains(&13), "unlucky");

@@ -68,6 +68,8 @@ backend_tests! {
             (json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]}), "geometry.coordinates[0]"),
             (json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}), "geometry.coordinates[0]"),
             (json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 91], [0, 1], [0, 0]]]}), "geometry.coordinates[0][2]"),
+            (json!({"type": "Polygon", "coordinates": [[[0, 0], [400, 0], [1, 1], [0, 0]]]}), "geometry.coordinates[0][1]"),
+            (json!({"type": "Polygon", "coordinates": [[[181, 0], [182, 0], [182, 1], [181, 1], [181, 0]]]}), "geometry.coordinates[0][0]"),
             (json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [2, 0], [0, 0]]]}), "geometry.coordinates[0]"),
             (json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]], [[5, 5], [6, 5], [6, 6], [5, 6], [5, 5]]]}), "geometry.coordinates[1]"),
             (json!({"type": "Circle", "center": [77.59, 12.97], "radius_m": 5}), "geometry.radius_m"),
