@@ -192,10 +192,10 @@ async fn skipped_outcome(pool: &Pool<Db>, new: &NewEvent) -> Result<InsertOutcom
 /// `(user_id, site_id)` can serve the join: SQLite, given `org_id` too, preferred the
 /// `(org_id, site_id)` index and read every assignment of the organisation per check-in.
 async fn fetch_policies(pool: &Pool<Db>, keys: &[(Uuid, Uuid)]) -> Result<Vec<PolicyAndSites>> {
-    let mut found: Vec<Option<PolicyAndSites>> = vec![None; keys.len()];
     if keys.is_empty() {
         return Ok(Vec::new());
     }
+    let mut found: Vec<Option<PolicyAndSites>> = vec![None; keys.len()];
     let mut q = QueryBuilder::<Db>::new("WITH keys (k, org, usr) AS (");
     q.push_values(keys.iter().enumerate(), |mut row, (k, (org_id, user_id))| {
         row.push_bind(k as i32).push_bind(*org_id).push_bind(*user_id);
@@ -207,10 +207,7 @@ async fn fetch_policies(pool: &Pool<Db>, keys: &[(Uuid, Uuid)]) -> Result<Vec<Po
          ORDER BY keys.k, s.site_id",
     );
     for row in q.build().fetch_all(pool).await? {
-        let slot = usize::try_from(row.try_get::<i32, _>("k")?)
-            .ok()
-            .and_then(|k| found.get_mut(k))
-            .ok_or_else(|| StorageError::Corrupt("a policy look-up answered for no request".into()))?;
+        let slot = answered(&mut found, &row, "k", "a policy look-up")?;
         let (_, sites) = match slot {
             Some(found) => found,
             None => slot.insert((row.try_get::<sqlx::types::Json<Policy>, _>("policy")?.0, Vec::new())),
@@ -306,10 +303,7 @@ async fn fetch_context_chunk(
     }
     let rows = q.build().fetch_all(pool).await?;
     for row in &rows {
-        let context = usize::try_from(row.try_get::<i32, _>("item")?)
-            .ok()
-            .and_then(|i| contexts.get_mut(i))
-            .ok_or_else(|| StorageError::Corrupt("an event look-up answered for no item".into()))?;
+        let context = answered(&mut contexts, row, "item", "an event look-up")?;
         if row.try_get::<i32, _>("part")? == 1 {
             context.existing = Some(event_from_row(row)?);
         } else {

@@ -88,6 +88,16 @@ fn each_or_shared<R>(requests: usize, outcome: Result<Vec<R>>) -> Vec<Result<R>>
     }
 }
 
+/// The request a row of a shared read answers: the statement echoes each request's number
+/// from its keys in `column`. `what` names the read in the error for a number that
+/// matches no request.
+fn answered<'s, T>(slots: &'s mut [T], row: &<Db as sqlx::Database>::Row, column: &str, what: &str) -> Result<&'s mut T> {
+    usize::try_from(row.try_get::<i32, _>(column)?)
+        .ok()
+        .and_then(|k| slots.get_mut(k))
+        .ok_or_else(|| StorageError::Corrupt(format!("{what} answered for no request")))
+}
+
 /// What one request of a shared read gets back when the reading task is gone.
 fn stopped(what: &'static str) -> impl FnOnce(crate::storage::batcher::Gone) -> StorageError {
     move |_| StorageError::Stopped(what)

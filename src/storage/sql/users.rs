@@ -246,10 +246,7 @@ async fn fetch_principals(pool: &Pool<Db>, keys: &[(Uuid, Uuid)]) -> Result<Vec<
          LEFT JOIN role_grants g ON g.org_id = r.org_id AND g.role = r.role",
     );
     for row in q.build().fetch_all(pool).await? {
-        let slot = usize::try_from(row.try_get::<i32, _>("k")?)
-            .ok()
-            .and_then(|k| found.get_mut(k))
-            .ok_or_else(|| StorageError::Corrupt("a caller look-up answered for no caller".into()))?;
+        let slot = answered(&mut found, &row, "k", "a caller look-up")?;
         let principal = match slot {
             Some(principal) => principal,
             None => {
