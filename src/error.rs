@@ -12,6 +12,7 @@ use serde::Serialize;
 use std::fmt;
 use utoipa::ToSchema;
 
+use crate::field::FieldError;
 use crate::photos::{IngestError, StoreError};
 use crate::storage::StorageError;
 use crate::users::UserWriteError;
@@ -70,29 +71,6 @@ impl Code {
             Code::Unavailable => "unavailable",
             Code::Internal => "internal",
         }
-    }
-}
-
-/// One invalid input field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// Path of the field, e.g. `location.lat` or `geometry.coordinates[0][3]`.
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
     }
 }
 

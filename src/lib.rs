@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod error;
+pub mod field;
 pub mod geofence;
 pub mod http;
 pub mod org;

@@ -5,9 +5,10 @@
 //! haversine distances).
 
 use muster::geofence::{
-    AccuracyRule, EARTH_RADIUS_M, Fence, FenceIndex, FieldError, GeometryLimits, LatLon, ShapeKind, Verdict,
+    AccuracyRule, EARTH_RADIUS_M, Fence, FenceIndex, GeometryLimits, LatLon, ShapeKind, Verdict,
     haversine_m, parse_geometry,
 };
+use muster::field::FieldError;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -18,7 +18,8 @@ use uuid::Uuid;
 
 use crate::audit::{Action, Disclosures};
 use crate::config::Settings;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError};
+use crate::field::FieldError;
 use crate::http::List;
 use crate::proto::{self, v1};
 use crate::storage::UserScope;

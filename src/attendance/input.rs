@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::event::{Device, Kind, Location, Provider};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError};
+use crate::field::FieldError;
 use crate::geofence::LatLon;
 use crate::proto::v1;
 

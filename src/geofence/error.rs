@@ -2,9 +2,7 @@
 //! the client wrote (`geometry.coordinates[0][3]`), so the HTTP layer can put them
 //! straight into the problem document's `errors[]`.
 
-/// One broken rule of one input field (the crate's one definition, shared with the API's
-/// problem documents).
-pub use crate::error::FieldError;
+use crate::field::FieldError;
 
 /// The module's error enum, for callers that want one `?`-able type; the API layer maps
 /// both variants to 422 `validation_failed` with `errors` as the problem's `errors[]`.

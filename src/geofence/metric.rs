@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::FieldError;
+use crate::field::FieldError;
 
 /// Mean Earth radius (IUGG), metres.
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;

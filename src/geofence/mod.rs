@@ -48,7 +48,7 @@ mod shape;
 mod topology;
 
 pub use decision::{AccuracyRule, FenceDecision, FenceRef, Verdict};
-pub use error::{FieldError, GeofenceError};
+pub use error::GeofenceError;
 pub use index::{Fence, FenceIndex};
 pub use metric::{EARTH_RADIUS_M, LatLon, haversine_m};
 pub use shape::{FenceShape, GeometryLimits, ShapeKind, parse_geometry};

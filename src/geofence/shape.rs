@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::antimeridian;
-use super::error::FieldError;
+use crate::field::FieldError;
 use super::metric::{EARTH_RADIUS_M, LatLon, dot, unit_vector};
 use super::topology::{self, Rings};
 

@@ -17,7 +17,8 @@ use crate::attendance::record::{AttachedPhoto, Lookup, Recorded, Recorder, later
 use crate::attendance::redact::{EventView, present};
 use crate::attendance::wire::{BatchItemResult, BatchResult};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Code, FieldError};
+use crate::error::{ApiError, ApiResult, Code};
+use crate::field::FieldError;
 use crate::http::extract::{has_media_type, parse_json};
 use crate::http::{JsonOrProto, List, Query, Reply, page_request, within_deadline};
 use crate::proto::{self, v1};

@@ -54,7 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         applogs::upload, applogs::list,
         reports::attendance,
     ),
-    components(schemas(crate::error::Problem, crate::error::Code, crate::error::FieldError)),
+    components(schemas(crate::error::Problem, crate::error::Code, crate::field::FieldError)),
     components(schemas(crate::applogs::Upload, crate::applogs::UploadEntry, crate::applogs::Device, crate::applogs::Level,
         crate::applogs::Accepted, crate::applogs::AppLog)),
     modifiers(&BearerAuth),
