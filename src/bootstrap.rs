@@ -8,9 +8,10 @@ use crate::access::Role;
 use crate::audit::{Action, AuditContext};
 use crate::auth::password;
 use crate::config::Settings;
-use crate::org::{NewOrg, Org, is_valid_timezone};
+use crate::org::is_valid_timezone;
 use crate::storage::Repo;
-use crate::users::{NewUser, User, UserWriteError};
+use crate::storage::orgs::{NewOrg, Org};
+use crate::storage::users::{NewUser, User, UserWriteError};
 
 /// What `create_org` made; `generated_password` is set when the caller gave none.
 pub struct Created {

@@ -15,11 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Settings;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::routes;
+use crate::http::state::AppState;
 use crate::http::{observe, rate_limit};
-use crate::state::AppState;
 use crate::storage::{DbOptions, Repo};
-use crate::{bootstrap, photos, privacy, routes, storage, telemetry};
+use crate::{bootstrap, photos, privacy, storage, telemetry};
 
 /// How long closing the database pool may take after the servers have stopped.
 const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -93,15 +93,6 @@ pub fn record_decision(verdict: &str, status: &str) {
     .increment(1);
 }
 
-/// Records one shared statement (see `storage::batcher`), by `statement`: how many requests
-/// shared it (`muster_db_batch_size`; `event_insert` counts check-ins per commit) and how
-/// long it took (`muster_db_batch_duration_seconds`). A statement busy nearly all the time
-/// is where requests queue.
-pub fn record_db_batch(statement: &'static str, requests: usize, took: Duration) {
-    metrics::histogram!("muster_db_batch_size", "statement" => statement).record(requests as f64);
-    metrics::histogram!("muster_db_batch_duration_seconds", "statement" => statement).record(took.as_secs_f64());
-}
-
 /// Sets the gauges that are sampled rather than counted; called as `/metrics` renders.
 pub fn sample_gauges(pool: PoolStats) {
     metrics::gauge!("muster_db_pool_size").set(pool.size);

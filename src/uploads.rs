@@ -5,57 +5,19 @@
 //! a photo belongs to its uploader, only they can attach it to an event, once.
 
 use actix_web::{HttpRequest, web};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures_util::{Stream, StreamExt};
 use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
 use crate::http::within_deadline;
 use crate::photos::{
     CleanPhoto, FinalizeError, IngestError, IngestLimits, PendingPhoto, PhotoKey, finalize_upload, ingest, read_limited,
 };
-use crate::state::AppState;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PhotoStatus {
-    /// A presigned upload not yet vetted.
-    Pending,
-    Ready,
-    /// Removed from the store (erasure, retention).
-    Deleted,
-}
-
-impl PhotoStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PhotoStatus::Pending => "pending",
-            PhotoStatus::Ready => "ready",
-            PhotoStatus::Deleted => "deleted",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<PhotoStatus> {
-        [PhotoStatus::Pending, PhotoStatus::Ready, PhotoStatus::Deleted]
-            .into_iter()
-            .find(|p| p.as_str() == s)
-    }
-}
-
-/// A photo's database record.
-#[derive(Clone, Debug)]
-pub struct PhotoRecord {
-    pub id: Uuid,
-    pub org_id: Uuid,
-    pub user_id: Uuid,
-    pub storage_key: String,
-    pub status: PhotoStatus,
-    pub sha256: Option<String>,
-    pub bytes: Option<i64>,
-    pub content_type: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
+use crate::storage::photos::{PhotoRecord, PhotoStatus};
 
 /// What an upload answers with, and what an event keeps.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
@@ -66,13 +28,13 @@ pub struct PhotoRef {
     pub content_type: String,
 }
 
-impl PhotoRecord {
-    fn reference(&self) -> PhotoRef {
+impl From<&PhotoRecord> for PhotoRef {
+    fn from(record: &PhotoRecord) -> Self {
         PhotoRef {
-            photo_id: self.id,
-            sha256: self.sha256.clone().unwrap_or_default(),
-            bytes: self.bytes.unwrap_or_default(),
-            content_type: self.content_type.clone().unwrap_or_default(),
+            photo_id: record.id,
+            sha256: record.sha256.clone().unwrap_or_default(),
+            bytes: record.bytes.unwrap_or_default(),
+            content_type: record.content_type.clone().unwrap_or_default(),
         }
     }
 }
@@ -116,7 +78,7 @@ where
     let photo = record(Uuid::now_v7(), caller, pending.key(), &clean);
     state.repo.insert_photo(&photo).await?;
     pending.commit();
-    Ok(photo.reference())
+    Ok(PhotoRef::from(&photo))
 }
 
 /// The `photo` part of a multipart check-in.
@@ -141,7 +103,7 @@ pub async fn claim(state: &AppState, caller: &Caller, photo_id: Uuid) -> ApiResu
         return Err(refused("is already attached to another event"));
     }
     match photo.status {
-        PhotoStatus::Ready => Ok(photo.reference()),
+        PhotoStatus::Ready => Ok(PhotoRef::from(&photo)),
         PhotoStatus::Deleted => Err(refused("names a photo that was deleted")),
         PhotoStatus::Pending => {
             let key = PhotoKey::from_stored(photo.storage_key.clone())?;
@@ -163,7 +125,7 @@ pub async fn claim(state: &AppState, caller: &Caller, photo_id: Uuid) -> ApiResu
             };
             if state.repo.mark_photo_ready(&ready).await? {
                 pending.commit();
-                Ok(ready.reference())
+                Ok(PhotoRef::from(&ready))
             } else {
                 // A concurrent claim won: dropping `pending` deletes this copy, theirs stands.
                 drop(pending);
@@ -178,7 +140,9 @@ pub async fn claim(state: &AppState, caller: &Caller, photo_id: Uuid) -> ApiResu
 /// The photo as another claim left it: its reference once ready.
 async fn finalised_meanwhile(state: &AppState, caller: &Caller, photo_id: Uuid) -> ApiResult<Option<PhotoRef>> {
     let photo = state.repo.get_photo(caller.org_id, photo_id).await?;
-    Ok(photo.filter(|p| p.status == PhotoStatus::Ready).map(|p| p.reference()))
+    Ok(photo
+        .filter(|p| p.status == PhotoStatus::Ready)
+        .map(|p| PhotoRef::from(&p)))
 }
 
 /// Ingestion errors of a photo named by `photo_id` rather than sent in the request.

@@ -4,11 +4,11 @@
 //! property tests against a brute-force reference (plain point-in-polygon and sampled
 //! haversine distances).
 
-use muster::geofence::{
-    AccuracyRule, EARTH_RADIUS_M, Fence, FenceIndex, GeometryLimits, LatLon, ShapeKind, Verdict,
-    haversine_m, parse_geometry,
-};
 use muster::field::FieldError;
+use muster::geofence::{
+    AccuracyRule, EARTH_RADIUS_M, Fence, FenceIndex, GeometryLimits, LatLon, ShapeKind, Verdict, haversine_m,
+    parse_geometry,
+};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -18,54 +18,15 @@ use uuid::Uuid;
 
 use crate::audit::{Action, Disclosures};
 use crate::config::Settings;
-use crate::error::{ApiError};
 use crate::field::FieldError;
 use crate::http::List;
+use crate::http::error::ApiError;
 use crate::proto::{self, v1};
-use crate::storage::UserScope;
+use crate::storage::applogs::{AppLog, Device, Level, NewBatch, NewEntry, Origin};
 
 /// Field errors reported at most per answer: a batch of 1,000 bad entries gets a useful
 /// problem document, not a megabyte of them.
 const MAX_REPORTED_ERRORS: usize = 100;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Debug => "debug",
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Level> {
-        [Level::Debug, Level::Info, Level::Warn, Level::Error]
-            .into_iter()
-            .find(|l| l.as_str() == s)
-    }
-}
-
-/// The device that sent a batch, as it describes itself. `id` and `name` are personal data
-/// (`applogs.pii.read`); the rest is not.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Device {
-    pub id: Option<String>,
-    pub name: Option<String>,
-    pub model: Option<String>,
-    pub os: Option<String>,
-    pub os_version: Option<String>,
-    pub app_version: Option<String>,
-}
 
 /// `POST /v1/app-logs`, as JSON or as the protobuf `AppLogBatch`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -154,35 +115,6 @@ impl Limits {
             max_text_chars: size(s.applog_max_text_chars),
         }
     }
-}
-
-/// Who sent a batch and from where: added by the server, never taken from the body.
-#[derive(Clone, Debug)]
-pub struct Origin {
-    pub org_id: Uuid,
-    pub user_id: Uuid,
-    pub ip: Option<String>,
-    pub received_at: DateTime<Utc>,
-}
-
-/// A validated batch, ready to store in one transaction.
-#[derive(Clone, Debug)]
-pub struct NewBatch {
-    pub id: Uuid,
-    pub origin: Origin,
-    pub device: Device,
-    pub app_config: Value,
-    pub entries: Vec<NewEntry>,
-}
-
-#[derive(Clone, Debug)]
-pub struct NewEntry {
-    pub id: Uuid,
-    pub ts: DateTime<Utc>,
-    pub level: Level,
-    pub event: String,
-    pub message: String,
-    pub attrs: Value,
 }
 
 /// Collects field errors up to `MAX_REPORTED_ERRORS`.
@@ -333,39 +265,6 @@ impl From<Accepted> for v1::AppLogAccepted {
     fn from(a: Accepted) -> Self {
         v1::AppLogAccepted { accepted: a.accepted }
     }
-}
-
-/// What a list may show: the caller's scope, narrowed by the query.
-#[derive(Clone, Debug)]
-pub struct AppLogFilter {
-    pub scope: UserScope,
-    /// Only this user's entries (within `scope`).
-    pub user_id: Option<Uuid>,
-    /// Entry time (`ts`), inclusive.
-    pub from: Option<DateTime<Utc>>,
-    /// Entry time (`ts`), exclusive.
-    pub to: Option<DateTime<Utc>>,
-    pub level: Option<Level>,
-}
-
-/// One app-log entry as stored, and as `GET /v1/app-logs` shows it after [`present`].
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct AppLog {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub received_at: DateTime<Utc>,
-    pub ts: DateTime<Utc>,
-    pub level: Level,
-    pub event: String,
-    pub message: String,
-    #[schema(value_type = Object)]
-    pub attrs: Value,
-    /// `id` and `name` are `null` without `applogs.pii.read`.
-    pub device: Device,
-    #[schema(value_type = Object)]
-    pub app_config: Value,
-    /// The client address; `null` without `applogs.pii.read`.
-    pub ip: Option<String>,
 }
 
 impl AppLog {

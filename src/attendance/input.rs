@@ -12,11 +12,11 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::event::{Device, Kind, Location, Provider};
-use crate::error::{ApiError};
 use crate::field::FieldError;
 use crate::geofence::LatLon;
+use crate::http::error::ApiError;
 use crate::proto::v1;
+use crate::storage::events::{Device, Kind, Location, Provider};
 
 const MAX_NOTE_CHARS: usize = 1000;
 const MAX_DEVICE_FIELD_CHARS: usize = 200;

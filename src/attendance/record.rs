@@ -11,14 +11,14 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use uuid::Uuid;
 
-use super::event::{EventContext, Fix, InsertOutcome, NewEvent, StoredEvent};
 use super::input::{EventInput, PhotoSource};
 use super::rules::{Facts, judge};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
 use crate::geofence::FenceIndex;
-use crate::org::Policy;
-use crate::state::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
+use crate::storage::events::{EventContext, Fix, InsertOutcome, NewEvent, StoredEvent};
+use crate::storage::orgs::Policy;
 
 /// A recorded event: new (201) or the original answer to a retry (200).
 #[derive(Clone, Debug)]
@@ -230,13 +230,13 @@ impl<'a> Recorder<'a> {
                 tracing::info!(
                     event_id = %event.id,
                     status = event.status.as_str(),
-                    verdict = super::event::verdict_name(event.decision.verdict),
+                    verdict = crate::storage::events::verdict_name(event.decision.verdict),
                     reasons = event.decision.reasons.len(),
                     "attendance event recorded"
                 );
                 // One count per stored decision, never per retry.
                 crate::telemetry::record_decision(
-                    super::event::verdict_name(event.decision.verdict),
+                    crate::storage::events::verdict_name(event.decision.verdict),
                     event.status.as_str(),
                 );
                 Ok(Recorded::Created(event))

@@ -16,13 +16,13 @@ use std::collections::HashMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Decision;
-use super::event::{Kind, Location, Status, StoredEvent};
 use crate::access::Family;
 use crate::audit::{Action, Disclosures};
 use crate::auth::Caller;
-use crate::error::ApiResult;
-use crate::state::AppState;
+use crate::http::error::ApiResult;
+use crate::http::state::AppState;
+use crate::storage::events::Decision;
+use crate::storage::events::{Kind, Location, Status, StoredEvent};
 
 /// What a caller may see of one subject's events (beyond time, kind, status and verdict).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

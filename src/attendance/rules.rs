@@ -18,10 +18,11 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::event::{Fix, Status};
-use super::{Decision, Reason, location_reasons};
+use crate::attendance::location_reasons;
 use crate::geofence::{FenceDecision, Verdict, haversine_m};
-use crate::org::{GeofenceMode, Policy};
+use crate::storage::events::{Decision, Reason};
+use crate::storage::events::{Fix, Status};
+use crate::storage::orgs::{GeofenceMode, Policy};
 
 /// `clock_skew` and `stale_offline_event`, from device time against server time.
 pub fn clock_reasons(

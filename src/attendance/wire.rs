@@ -5,11 +5,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::Decision;
-use super::event::{Location, verdict_name};
 use super::redact::EventView;
-use crate::error::Problem;
+use crate::http::error::Problem;
 use crate::proto::v1;
+use crate::storage::events::Decision;
+use crate::storage::events::{Location, verdict_name};
 
 /// The result of one batch item, in the order sent.
 #[derive(Clone, Debug, Serialize, ToSchema)]

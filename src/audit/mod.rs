@@ -1,10 +1,10 @@
 //! The audit trail: who did what to whom, and every disclosure of someone else's location,
 //! photo or app-log PII. Append-only (the database refuses updates and deletes).
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use chrono::Utc;
 use uuid::Uuid;
+
+use crate::storage::audit::AuditEntry;
 
 /// What an audit entry records. The names are the stable strings of the API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -90,26 +90,6 @@ impl Action {
     }
 }
 
-/// One audit entry, as stored and as answered (`GET /v1/audit`, `GET /v1/me/disclosures`).
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct AuditEntry {
-    pub id: Uuid,
-    #[serde(skip)]
-    pub org_id: Uuid,
-    pub at: DateTime<Utc>,
-    pub actor_id: Option<Uuid>,
-    pub subject_id: Option<Uuid>,
-    pub action: String,
-    pub object_id: Option<String>,
-    pub request_id: Option<String>,
-    /// The client address, recorded for logins.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ip: Option<String>,
-    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
-    #[schema(value_type = Object)]
-    pub detail: serde_json::Value,
-}
-
 /// Who is acting, and in which request: stamped on every entry written for it.
 #[derive(Clone, Debug)]
 pub struct AuditContext {
@@ -134,16 +114,6 @@ impl AuditContext {
             detail: serde_json::Value::Null,
         }
     }
-}
-
-/// Filters of `GET /v1/audit`.
-#[derive(Clone, Debug, Default)]
-pub struct AuditFilter {
-    pub actor_id: Option<Uuid>,
-    pub subject_id: Option<Uuid>,
-    pub actions: Vec<String>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
 }
 
 /// What one response discloses of other people's location or photos, collected while the

@@ -15,10 +15,10 @@ use uuid::Uuid;
 
 use crate::access::{Family, Permission, PermissionSet, Relation, Scope};
 use crate::audit::AuditContext;
-use crate::error::{ApiError, ApiResult};
 use crate::http::RequestId;
-use crate::state::AppState;
-use crate::users::{User, UserStatus};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
+use crate::storage::users::{User, UserStatus};
 
 #[derive(Clone, Debug)]
 pub struct Caller {

@@ -14,9 +14,9 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::antimeridian;
-use crate::field::FieldError;
 use super::metric::{EARTH_RADIUS_M, LatLon, dot, unit_vector};
 use super::topology::{self, Rings};
+use crate::field::FieldError;
 
 /// Limits on fence geometry; each is a named setting of the server.
 #[derive(Debug, Clone, PartialEq)]

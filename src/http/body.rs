@@ -25,8 +25,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::config::Settings;
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
 
 /// The configured deadline, in seconds.
 fn deadline_s(req: &HttpRequest) -> u64 {

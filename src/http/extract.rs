@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 
 use super::body::within_deadline;
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
 
 /// A JSON body, parsed strictly, but only when the handler asks: extraction merely takes the
 /// payload, so a handler authorises first and an unauthorised caller gets 401/403, never a

@@ -4,11 +4,14 @@
 
 pub mod body;
 pub mod client_ip;
+pub mod error;
 pub mod extract;
 pub mod negotiate;
 pub mod observe;
 pub mod page;
 pub mod rate_limit;
+pub mod routes;
+pub mod state;
 
 pub use body::within_deadline;
 pub use client_ip::TrustedProxies;

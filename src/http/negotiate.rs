@@ -35,7 +35,7 @@ use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 
 use super::extract::{has_media_type, parse_json, read_body};
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
 use crate::proto::MEDIA_TYPE as PROTOBUF;
 
 const JSON: &str = "application/json";

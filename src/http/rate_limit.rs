@@ -32,8 +32,8 @@ use uuid::Uuid;
 
 use crate::auth::caller::bearer;
 use crate::config::Settings;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
 
 /// Paths that are never limited.
 const EXEMPT: [&str; 3] = ["/healthz", "/readyz", "/metrics"];

@@ -14,13 +14,15 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::applogs::AppLogFilter;
-use crate::attendance::event::{EventFilter, EventScope};
 use crate::attendance::redact::{Visibility, view};
-use crate::audit::{Action, AuditFilter};
-use crate::state::AppState;
-use crate::storage::{Page, PageRequest, UserScope};
-use crate::users::User;
+use crate::audit::Action;
+use crate::http::state::AppState;
+use crate::storage::applogs::AppLogFilter;
+use crate::storage::audit::AuditFilter;
+use crate::storage::events::{EventFilter, EventScope};
+use crate::storage::users::User;
+use crate::storage::users::UserScope;
+use crate::storage::{Page, PageRequest};
 
 /// Rows fetched per database round trip.
 const PAGE: u32 = 500;

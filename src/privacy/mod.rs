@@ -14,9 +14,9 @@ use chrono::{Duration, Utc};
 use std::sync::Arc;
 use uuid::Uuid;
 
-use crate::audit::AuditEntry;
 use crate::photos::{PhotoKey, PhotoStore};
 use crate::storage::Repo;
+use crate::storage::audit::AuditEntry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrivacyError {
@@ -24,14 +24,6 @@ pub enum PrivacyError {
     Storage(#[from] crate::storage::StorageError),
     #[error(transparent)]
     Store(#[from] crate::photos::StoreError),
-}
-
-/// What an event keeps besides what its answers show: the device it came from and the note.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct EventDetails {
-    pub event_id: Uuid,
-    pub device: Option<serde_json::Value>,
-    pub note: Option<String>,
 }
 
 /// What one retention run removed.

@@ -47,54 +47,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::attendance::event::{Kind, Status};
+use crate::storage::events::{Kind, Status};
+use crate::storage::reports::{Place, ReportEvent, ReportSubject};
 
 /// The longest report, in days (`to - from + 1`).
 pub const MAX_DAYS: u64 = 366;
-
-/// Where an event was, as reports may show it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Place {
-    pub lat: f64,
-    pub lon: f64,
-    pub accuracy_m: Option<f64>,
-    pub geofence: Option<String>,
-}
-
-/// One stored event, as much as a report needs.
-#[derive(Clone, Debug)]
-pub struct ReportEvent {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub kind: Kind,
-    pub captured_at: DateTime<Utc>,
-    pub status: Status,
-    /// The reasons include `outside_geofence`.
-    pub outside: bool,
-    /// `None` once erased or expired.
-    pub place: Option<Place>,
-}
-
-/// A user a report covers.
-#[derive(Clone, Debug)]
-pub struct ReportSubject {
-    pub id: Uuid,
-    pub employee_code: String,
-    pub name: String,
-    /// The time zone of the user's first site (by site id), if the user has a site.
-    pub site_timezone: Option<String>,
-}
-
-impl ReportSubject {
-    /// The zone the user's days are counted in: the first site's, else the organisation's.
-    /// A stored name that no longer parses falls back the same way rather than failing.
-    pub fn timezone(&self, org: Tz) -> Tz {
-        self.site_timezone
-            .as_deref()
-            .and_then(|name| name.parse().ok())
-            .unwrap_or(org)
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -14,13 +14,15 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::encode::{EncodeError, Encoder, Format};
-use super::{DateRange, ReportRow, ReportSubject, UserDays, discloses_location};
+use super::{DateRange, ReportRow};
 use crate::access::Family;
 use crate::audit::{Action, Disclosures};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::storage::EventKey;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
+use crate::reports::{UserDays, discloses_location};
+use crate::storage::reports::EventKey;
+use crate::storage::reports::ReportSubject;
 
 /// Rows per page: bounds the memory of one step whatever the range (~16k rows, a few MB
 /// as structs and as much again encoded). Fewer, larger pages mean fewer round trips: 1,000

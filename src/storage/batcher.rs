@@ -18,7 +18,7 @@
 use futures_util::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 struct Pending<T, R> {
@@ -79,7 +79,7 @@ async fn flush_loop<T, R, F, Fut>(
         // not take the task, and every later statement of its kind, down with it.
         let started = Instant::now();
         let flushed = AssertUnwindSafe(flush(items)).catch_unwind().await;
-        crate::telemetry::record_db_batch(name, replies.len(), started.elapsed());
+        record_batch(name, replies.len(), started.elapsed());
         if let Ok(outcomes) = flushed {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 // The caller may have gone (a dropped request); a write stands regardless.
@@ -87,6 +87,15 @@ async fn flush_loop<T, R, F, Fut>(
             }
         }
     }
+}
+
+/// Records one shared statement by `statement`: how many requests shared it
+/// (`muster_db_batch_size`; `event_insert` counts check-ins per commit) and how long it took
+/// (`muster_db_batch_duration_seconds`). A statement busy nearly all the time is where
+/// requests queue.
+fn record_batch(statement: &'static str, requests: usize, took: Duration) {
+    metrics::histogram!("muster_db_batch_size", "statement" => statement).record(requests as f64);
+    metrics::histogram!("muster_db_batch_duration_seconds", "statement" => statement).record(took.as_secs_f64());
 }
 
 #[cfg(test)]

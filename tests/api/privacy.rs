@@ -115,9 +115,9 @@ backend_tests! {
         assert_eq!(again.photos, 0, "nothing is removed twice");
         let org = repo.org_ids().await.unwrap()[0];
         let kept = repo.get_photo(org, fresh.parse().unwrap()).await.unwrap().unwrap();
-        assert_eq!(kept.status, muster::uploads::PhotoStatus::Ready);
+        assert_eq!(kept.status, muster::storage::photos::PhotoStatus::Ready);
         let gone = repo.get_photo(org, old.parse().unwrap()).await.unwrap().unwrap();
-        assert_eq!(gone.status, muster::uploads::PhotoStatus::Deleted);
+        assert_eq!(gone.status, muster::storage::photos::PhotoStatus::Deleted);
         assert!(photos.get(&muster::photos::PhotoKey::from_stored(gone.storage_key).unwrap()).await.unwrap().is_none());
     }
 }
@@ -222,7 +222,7 @@ mod orphans {
 
             let repo = muster::startup::open_repo(&app.settings).await.unwrap();
             let org = repo.org_ids().await.unwrap()[0];
-            let key_of = |photo: muster::uploads::PhotoRecord| muster::photos::PhotoKey::from_stored(photo.storage_key).unwrap();
+            let key_of = |photo: muster::storage::photos::PhotoRecord| muster::photos::PhotoKey::from_stored(photo.storage_key).unwrap();
             let kept = key_of(repo.get_photo(org, kept_id.parse().unwrap()).await.unwrap().unwrap());
             let erased = key_of(repo.get_photo(org, erased_id.parse().unwrap()).await.unwrap().unwrap());
             let root = std::path::PathBuf::from(app.settings.photo_store.strip_prefix("file://").unwrap());
@@ -258,7 +258,7 @@ mod orphans {
                 assert!(stays.exists(), "{} was swept", stays.display());
             }
             let photo = repo.get_photo(org, kept_id.parse().unwrap()).await.unwrap().unwrap();
-            assert_eq!(photo.status, muster::uploads::PhotoStatus::Ready);
+            assert_eq!(photo.status, muster::storage::photos::PhotoStatus::Ready);
             let again = purge();
             assert!(again.contains("0 orphaned photos and 0 leftovers"), "{again}");
         }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::common::PASSWORD;
 use muster::access::Permission;
 use muster::storage::Repo;
-use muster::users::UserStatus;
+use muster::storage::users::UserStatus;
 
 /// The session (refresh family) a token belongs to.
 fn session_of(token: &str) -> Uuid {

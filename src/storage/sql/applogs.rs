@@ -1,7 +1,5 @@
 // App logs: batches and their entries (see `all.rs` for how this file is compiled).
 
-use crate::applogs::{AppLog, AppLogFilter, Device, Level, NewBatch};
-use crate::storage::AppLogStore;
 
 /// Entries per multi-row INSERT: 9 parameters each stays far below SQLite's 32,766 and
 /// PostgreSQL's 65,535 bound parameters per statement.

@@ -20,7 +20,6 @@ static FIX_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 });
 
 fn event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<StoredEvent> {
-    use crate::attendance::event::{Kind, Location, Provider, Status, parse_verdict};
     let corrupt = |what: &str, value: &str| StorageError::Corrupt(format!("attendance event {what} {value:?}"));
     let kind: String = row.try_get("kind")?;
     let status: String = row.try_get("status")?;
@@ -50,7 +49,7 @@ fn event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<StoredEvent> {
         captured_at: row.try_get::<Timestamp, _>("captured_at")?.0,
         received_at: row.try_get::<Timestamp, _>("received_at")?.0,
         status: Status::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-        decision: crate::attendance::Decision {
+        decision: Decision {
             verdict: parse_verdict(&verdict).ok_or_else(|| corrupt("verdict", &verdict))?,
             geofence_id: row.try_get("geofence_id")?,
             geofence_version: row.try_get("geofence_version")?,
@@ -58,7 +57,7 @@ fn event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<StoredEvent> {
             site_id: row.try_get("site_id")?,
             distance_m: row.try_get("distance_m")?,
             reasons: row
-                .try_get::<sqlx::types::Json<Vec<crate::attendance::Reason>>, _>("reasons")?
+                .try_get::<sqlx::types::Json<Vec<Reason>>, _>("reasons")?
                 .0,
         },
         location,
@@ -134,7 +133,7 @@ async fn insert_batch(pool: &Pool<Db>, events: &[NewEvent]) -> Result<Vec<Insert
             .push_bind(Timestamp(e.captured_at))
             .push_bind(Timestamp(e.received_at))
             .push_bind(e.status.as_str())
-            .push_bind(crate::attendance::event::verdict_name(d.verdict))
+            .push_bind(verdict_name(d.verdict))
             .push_bind(sqlx::types::Json(d.reasons.clone()))
             .push_bind(d.geofence_id)
             .push_bind(d.geofence_version)

@@ -8,22 +8,26 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::access::{Permission, PermissionSet, Relation, Role};
-use crate::attendance::EventLocation;
-use crate::attendance::event::{EventContext, EventFilter, EventScope, Fix, InsertOutcome, NewEvent, StoredEvent};
-use crate::audit::{AuditEntry, AuditFilter};
 use crate::geofence::LatLon;
-use crate::org::{NewOrg, Org, OrgPatch, Policy};
-use crate::privacy::EventDetails;
-use crate::reports::{Place, ReportEvent, ReportSubject};
-use crate::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, StoredFence};
+use crate::storage::applogs::{AppLog, AppLogFilter, AppLogStore, Device, Level, NewBatch};
+use crate::storage::audit::{AuditEntry, AuditFilter, AuditStore};
 use crate::storage::batcher::Batcher;
-use crate::storage::{
-    AuditStore, EventKey, EventStore, LoginRecord, OrgStore, Page, PageRequest, PhotoRecordStore, PoolStats, Principal,
-    PrivacyStore, RefreshOutcome, Repo, ReportStore, SiteStore, StorageError, Timestamp, TokenStore, UserScope,
-    UserStore,
+use crate::storage::events::{
+    Decision, EventContext, EventFilter, EventLocation, EventScope, EventStore, Fix, InsertOutcome, Kind, Location,
+    NewEvent, Provider, Reason, Status, StoredEvent, parse_verdict, verdict_name,
 };
-use crate::uploads::{PhotoRecord, PhotoStatus};
-use crate::users::{NewUser, User, UserPatch, UserStatus, UserWriteError};
+use crate::storage::orgs::{NewOrg, Org, OrgPatch, OrgStore, Policy};
+use crate::storage::photos::{PhotoRecord, PhotoRecordStore, PhotoStatus};
+use crate::storage::privacy::{EventDetails, PrivacyStore};
+use crate::storage::reports::{EventKey, Place, ReportEvent, ReportStore, ReportSubject};
+use crate::storage::sites::{
+    FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, SiteStore, StoredFence,
+};
+use crate::storage::tokens::{RefreshOutcome, TokenStore};
+use crate::storage::users::{
+    LoginRecord, NewUser, Principal, User, UserPatch, UserScope, UserStatus, UserStore, UserWriteError, email_key,
+};
+use crate::storage::{Page, PageRequest, PoolStats, Repo, StorageError, Timestamp};
 
 type DbConn = <Db as sqlx::Database>::Connection;
 type Tx = sqlx::Transaction<'static, Db>;

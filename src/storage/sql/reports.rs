@@ -1,8 +1,6 @@
 // What attendance reports read (see `all.rs` for how this file is compiled).
 
 fn report_event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<ReportEvent> {
-    use crate::attendance::Reason;
-    use crate::attendance::event::{Kind, Status};
     let kind: String = row.try_get("kind")?;
     let status: String = row.try_get("status")?;
     let reasons: sqlx::types::Json<Vec<Reason>> = row.try_get("reasons")?;

@@ -8,12 +8,12 @@ use uuid::Uuid;
 use crate::access::Permission;
 use crate::audit::Action;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
 use crate::field::FieldError;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
 use crate::http::{Json, List, Query, page_request};
 use crate::org::is_valid_timezone;
-use crate::sites::{NewSite, Site, SitePatch};
-use crate::state::AppState;
+use crate::storage::sites::{NewSite, Site, SitePatch};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -54,7 +54,7 @@ fn check(name: Option<&str>, timezone: Option<&str>) -> ApiResult<()> {
 }
 
 #[utoipa::path(post, path = "/v1/sites", tag = "geofences", request_body = CreateSite,
-    responses((status = 201, body = Site), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = Site), (status = 403, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[post("/v1/sites")]
 pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<CreateSite>) -> ApiResult<HttpResponse> {
@@ -73,7 +73,7 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<Creat
 }
 
 #[utoipa::path(get, path = "/v1/sites", tag = "geofences", params(ListParams),
-    responses((status = 200, body = List<Site>), (status = 403, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = List<Site>), (status = 403, body = crate::http::error::Problem)), security(("bearer" = [])))]
 #[get("/v1/sites")]
 pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<ListParams>) -> ApiResult<HttpResponse> {
     caller.require(Permission::GeofencesRead)?;
@@ -85,7 +85,7 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<Li
 }
 
 #[utoipa::path(get, path = "/v1/sites/{id}", tag = "geofences",
-    responses((status = 200, body = Site), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = Site), (status = 404, body = crate::http::error::Problem)), security(("bearer" = [])))]
 #[get("/v1/sites/{id}")]
 pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     caller.require(Permission::GeofencesRead)?;
@@ -98,8 +98,8 @@ pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>
 }
 
 #[utoipa::path(patch, path = "/v1/sites/{id}", tag = "geofences", request_body = ChangeSite,
-    responses((status = 200, body = Site), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Site), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem),
+        (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[patch("/v1/sites/{id}")]
 pub async fn change(

@@ -14,12 +14,12 @@ use uuid::Uuid;
 use crate::access::{Family, Permission, Role, Scope};
 use crate::audit::Action;
 use crate::auth::{Caller, password};
-use crate::error::{ApiError, ApiResult};
 use crate::field::FieldError;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
 use crate::http::{Json, List, Query, page_request};
-use crate::state::AppState;
-use crate::storage::UserScope;
-use crate::users::{NewUser, User, UserPatch, UserStatus};
+use crate::storage::users::UserScope;
+use crate::storage::users::{NewUser, User, UserPatch, UserStatus};
 
 const MAX_NAME: usize = 200;
 const MAX_CODE: usize = 64;
@@ -145,7 +145,7 @@ async fn visible_user(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<
 }
 
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUser,
-    responses((status = 201, body = User), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = User), (status = 403, body = crate::http::error::Problem), (status = 409, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[post("/v1/users")]
 pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<CreateUser>) -> ApiResult<HttpResponse> {
@@ -178,7 +178,7 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<Creat
 }
 
 #[utoipa::path(get, path = "/v1/users", tag = "users", params(ListParams),
-    responses((status = 200, body = List<User>), (status = 403, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = List<User>), (status = 403, body = crate::http::error::Problem)), security(("bearer" = [])))]
 #[get("/v1/users")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -195,15 +195,15 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/v1/users/{id}", tag = "users",
-    responses((status = 200, body = User), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = User), (status = 404, body = crate::http::error::Problem)), security(("bearer" = [])))]
 #[get("/v1/users/{id}")]
 pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(visible_user(&state, &caller, *id).await?))
 }
 
 #[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", request_body = ChangeUser,
-    responses((status = 200, body = User), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = User), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem),
+        (status = 409, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[patch("/v1/users/{id}")]
 pub async fn change(
@@ -295,8 +295,8 @@ async fn visible_user_or_managed(state: &AppState, caller: &Caller, id: Uuid) ->
 }
 
 #[utoipa::path(post, path = "/v1/users/{id}/disable", tag = "users",
-    responses((status = 200, body = User), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = User), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem),
+        (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[post("/v1/users/{id}/disable")]
 pub async fn disable(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {

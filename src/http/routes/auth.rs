@@ -8,11 +8,11 @@ use uuid::Uuid;
 
 use crate::audit::{Action, AuditContext};
 use crate::auth::{Caller, password, refresh};
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
 use crate::http::{Json, RequestId};
-use crate::state::AppState;
-use crate::storage::RefreshOutcome;
-use crate::users::{UserStatus, email_key};
+use crate::storage::tokens::RefreshOutcome;
+use crate::storage::users::{UserStatus, email_key};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -59,7 +59,7 @@ fn refresh_expiry(state: &AppState) -> chrono::DateTime<Utc> {
 }
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login,
-    responses((status = 200, body = Tokens), (status = 401, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+    responses((status = 200, body = Tokens), (status = 401, body = crate::http::error::Problem), (status = 429, body = crate::http::error::Problem)))]
 #[post("/v1/auth/login")]
 pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: Json<Login>) -> ApiResult<HttpResponse> {
     let body = body.parse().await?;
@@ -121,7 +121,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: Json<Logi
 }
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = Refresh,
-    responses((status = 200, body = Tokens), (status = 401, body = crate::error::Problem)))]
+    responses((status = 200, body = Tokens), (status = 401, body = crate::http::error::Problem)))]
 #[post("/v1/auth/refresh")]
 pub async fn refresh_tokens(state: web::Data<AppState>, body: Json<Refresh>) -> ApiResult<HttpResponse> {
     let body = body.parse().await?;
@@ -160,7 +160,7 @@ pub async fn refresh_tokens(state: web::Data<AppState>, body: Json<Refresh>) -> 
 }
 
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
-    responses((status = 204), (status = 401, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 204), (status = 401, body = crate::http::error::Problem)), security(("bearer" = [])))]
 #[post("/v1/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     // Ends the session: its refresh tokens and, because every request checks the session,

@@ -54,9 +54,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         applogs::upload, applogs::list,
         reports::attendance,
     ),
-    components(schemas(crate::error::Problem, crate::error::Code, crate::field::FieldError)),
-    components(schemas(crate::applogs::Upload, crate::applogs::UploadEntry, crate::applogs::Device, crate::applogs::Level,
-        crate::applogs::Accepted, crate::applogs::AppLog)),
+    components(schemas(crate::http::error::Problem, crate::http::error::Code, crate::field::FieldError)),
+    components(schemas(crate::applogs::Upload, crate::applogs::UploadEntry, crate::storage::applogs::Device, crate::storage::applogs::Level,
+        crate::applogs::Accepted, crate::storage::applogs::AppLog)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;

@@ -5,9 +5,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::users::User;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
+use crate::storage::users::User;
 
 #[derive(Serialize, ToSchema)]
 pub struct Me {
@@ -17,7 +17,7 @@ pub struct Me {
     permissions: Vec<&'static str>,
 }
 
-#[utoipa::path(get, path = "/v1/me", tag = "users", responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)),
+#[utoipa::path(get, path = "/v1/me", tag = "users", responses((status = 200, body = Me), (status = 401, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[get("/v1/me")]
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {

@@ -15,12 +15,13 @@ use crate::access::{Family, Permission};
 use crate::attendance::redact::Visibility;
 use crate::audit::{Action, Disclosures};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
 use crate::field::FieldError;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::has_media_type;
+use crate::http::state::AppState;
 use crate::photos::PhotoKey;
-use crate::state::AppState;
-use crate::uploads::{self, PhotoRecord, PhotoRef, PhotoStatus};
+use crate::storage::photos::{PhotoRecord, PhotoStatus};
+use crate::uploads::{self, PhotoRef};
 
 /// The image types a phone may send.
 const IMAGE_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
@@ -47,8 +48,8 @@ pub struct Presigned {
 #[utoipa::path(post, path = "/v1/photos", tag = "photos",
     request_body(content = Vec<u8>, description = "the raw image (`image/jpeg`, `image/png`, `image/webp`), or `multipart/form-data` with a `photo` part",
         content_type = "image/jpeg"),
-    responses((status = 201, body = PhotoRef), (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = PhotoRef), (status = 413, body = crate::http::error::Problem), (status = 415, body = crate::http::error::Problem),
+        (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[post("/v1/photos")]
 pub async fn upload(
@@ -80,8 +81,8 @@ pub async fn upload(
 }
 
 #[utoipa::path(post, path = "/v1/photos:presign", tag = "photos", request_body = PresignRequest,
-    responses((status = 201, body = Presigned), (status = 404, body = crate::error::Problem, description = "the photo store is not S3"),
-        (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = Presigned), (status = 404, body = crate::http::error::Problem, description = "the photo store is not S3"),
+        (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[post("/v1/photos:presign")]
 pub async fn presign(
@@ -113,7 +114,7 @@ pub async fn presign(
         .await?
     else {
         return Err(ApiError::new(
-            crate::error::Code::NotFound,
+            crate::http::error::Code::NotFound,
             "presigned uploads need the S3 photo store; POST /v1/photos instead",
         ));
     };
@@ -140,7 +141,7 @@ pub async fn presign(
 
 #[utoipa::path(get, path = "/v1/attendance/events/{id}/photo", tag = "photos",
     responses((status = 200, description = "the image (local store)", content_type = "image/jpeg"),
-        (status = 307, description = "redirect to a signed URL valid at most 5 minutes (S3)"), (status = 404, body = crate::error::Problem)),
+        (status = 307, description = "redirect to a signed URL valid at most 5 minutes (S3)"), (status = 404, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[get("/v1/attendance/events/{id}/photo")]
 pub async fn event_photo(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {

@@ -8,10 +8,10 @@ use utoipa::ToSchema;
 
 use crate::access::{Family, Permission, Scope};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
 use crate::http::Query;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
 use crate::reports::{DateRange, Format, RangeError, ReportRow, ReportRun, ReportSpec};
-use crate::state::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -70,8 +70,8 @@ pub struct AttendanceReport {
             (AttendanceReport = "application/json"),
             (String = "text/csv"),
         )),
-        (status = 403, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem),
+        (status = 403, body = crate::http::error::Problem),
+        (status = 422, body = crate::http::error::Problem),
     ),
     security(("bearer" = [])))]
 #[get("/v1/reports/attendance")]

@@ -11,18 +11,18 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::access::{Family, Permission, Scope};
-use crate::attendance::event::{EventFilter, EventScope, Fix, Kind, Status, StoredEvent};
 use crate::attendance::input::{BatchBody, EventBody, EventInput, PhotoSource};
 use crate::attendance::record::{AttachedPhoto, Lookup, Recorded, Recorder, later_fix, received_now};
 use crate::attendance::redact::{EventView, present};
 use crate::attendance::wire::{BatchItemResult, BatchResult};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Code};
 use crate::field::FieldError;
+use crate::http::error::{ApiError, ApiResult, Code};
 use crate::http::extract::{has_media_type, parse_json};
+use crate::http::state::AppState;
 use crate::http::{JsonOrProto, List, Query, Reply, page_request, within_deadline};
 use crate::proto::{self, v1};
-use crate::state::AppState;
+use crate::storage::events::{EventFilter, EventScope, Fix, Kind, Status, StoredEvent};
 use crate::uploads;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -221,12 +221,12 @@ async fn present_one(state: &AppState, caller: &Caller, event: StoredEvent) -> A
             content((EventView = "application/json"), (EventView = "application/x-protobuf"))),
         (status = 200, description = "this `client_event_id` was already recorded with this body: the original answer",
             content((EventView = "application/json"), (EventView = "application/x-protobuf"))),
-        (status = 400, body = crate::error::Problem, description = "malformed body"),
-        (status = 403, body = crate::error::Problem),
-        (status = 409, body = crate::error::Problem, description = "this `client_event_id` was used with another body"),
-        (status = 413, body = crate::error::Problem),
-        (status = 415, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem, description = "invalid input, naming the field; nothing is recorded")),
+        (status = 400, body = crate::http::error::Problem, description = "malformed body"),
+        (status = 403, body = crate::http::error::Problem),
+        (status = 409, body = crate::http::error::Problem, description = "this `client_event_id` was used with another body"),
+        (status = 413, body = crate::http::error::Problem),
+        (status = 415, body = crate::http::error::Problem),
+        (status = 422, body = crate::http::error::Problem, description = "invalid input, naming the field; nothing is recorded")),
     security(("bearer" = [])))]
 #[post("/v1/attendance/events")]
 pub async fn record(
@@ -279,11 +279,11 @@ fn item_error(e: ApiError) -> ApiResult<BatchItemResult> {
     responses(
         (status = 200, description = "one result per item, in the order sent; a bad item fails alone. Protobuf `muster.v1.BatchResult` with `Accept: application/x-protobuf`",
             content((BatchResult = "application/json"), (BatchResult = "application/x-protobuf"))),
-        (status = 400, body = crate::error::Problem),
-        (status = 403, body = crate::error::Problem),
-        (status = 413, body = crate::error::Problem, description = "body over the byte limit"),
-        (status = 415, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem, description = "more items than the batch limit (field `events`), or not a batch")),
+        (status = 400, body = crate::http::error::Problem),
+        (status = 403, body = crate::http::error::Problem),
+        (status = 413, body = crate::http::error::Problem, description = "body over the byte limit"),
+        (status = 415, body = crate::http::error::Problem),
+        (status = 422, body = crate::http::error::Problem, description = "more items than the batch limit (field `events`), or not a batch")),
     security(("bearer" = [])))]
 #[post("/v1/attendance/events:batch")]
 pub async fn batch(
@@ -388,9 +388,9 @@ fn query_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>,
     responses(
         (status = 200, description = "events in `captured_at` order, scoped by `attendance.read:*`; locations and photos only where `attendance.location.read:*` / `attendance.photo.read:*` reach. Protobuf `muster.v1.RecordedEventPage` with `Accept: application/x-protobuf`",
             content((List<EventView> = "application/json"), (List<EventView> = "application/x-protobuf"))),
-        (status = 403, body = crate::error::Problem, description = "no `attendance.read:*` permission"),
-        (status = 404, body = crate::error::Problem, description = "`user_id` names a user the caller may not see"),
-        (status = 422, body = crate::error::Problem)),
+        (status = 403, body = crate::http::error::Problem, description = "no `attendance.read:*` permission"),
+        (status = 404, body = crate::http::error::Problem, description = "`user_id` names a user the caller may not see"),
+        (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[get("/v1/attendance/events")]
 pub async fn list(
@@ -455,8 +455,8 @@ pub async fn list(
     responses(
         (status = 200, description = "protobuf `muster.v1.RecordedEvent` with `Accept: application/x-protobuf`",
             content((EventView = "application/json"), (EventView = "application/x-protobuf"))),
-        (status = 403, body = crate::error::Problem, description = "no `attendance.read:*` permission"),
-        (status = 404, body = crate::error::Problem, description = "no such event, or not the caller's to see")),
+        (status = 403, body = crate::http::error::Problem, description = "no `attendance.read:*` permission"),
+        (status = 404, body = crate::http::error::Problem, description = "no such event, or not the caller's to see")),
     security(("bearer" = [])))]
 #[get("/v1/attendance/events/{id}")]
 pub async fn get(

@@ -7,11 +7,12 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::access::Permission;
-use crate::audit::{Action, AuditEntry, AuditFilter};
+use crate::audit::Action;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
 use crate::http::{List, Query, page_request};
-use crate::state::AppState;
+use crate::storage::audit::{AuditEntry, AuditFilter};
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -28,7 +29,7 @@ pub struct AuditParams {
 }
 
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditParams),
-    responses((status = 200, body = List<AuditEntry>), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = List<AuditEntry>), (status = 403, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[get("/v1/audit")]
 pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<AuditParams>) -> ApiResult<HttpResponse> {

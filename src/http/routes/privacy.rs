@@ -9,9 +9,9 @@ use uuid::Uuid;
 use crate::access::Permission;
 use crate::audit::{Action, Disclosures};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
 use crate::privacy;
-use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct Erased {
@@ -22,7 +22,7 @@ pub struct Erased {
 }
 
 #[utoipa::path(post, path = "/v1/users/{id}/erase", tag = "privacy",
-    responses((status = 202, body = Erased), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 202, body = Erased), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[post("/v1/users/{id}/erase")]
 pub async fn erase(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
@@ -87,7 +87,7 @@ pub async fn export_me(state: web::Data<AppState>, caller: Caller) -> ApiResult<
 
 #[utoipa::path(get, path = "/v1/users/{id}/export", tag = "privacy",
     responses((status = 200, description = "the same document as `/v1/me/export`, for another user", content_type = "application/json"),
-        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+        (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[get("/v1/users/{id}/export")]
 pub async fn export_user(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {

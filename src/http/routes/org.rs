@@ -7,11 +7,12 @@ use utoipa::ToSchema;
 use crate::access::{Permission, PermissionSet, Role};
 use crate::audit::Action;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
 use crate::field::FieldError;
 use crate::http::Json;
-use crate::org::{Org, OrgPatch, Policy, is_valid_timezone};
-use crate::state::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
+use crate::org::is_valid_timezone;
+use crate::storage::orgs::{Org, OrgPatch, Policy};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -50,7 +51,7 @@ pub async fn get_org(state: web::Data<AppState>, caller: Caller) -> ApiResult<Ht
 }
 
 #[utoipa::path(patch, path = "/v1/org", tag = "org", request_body = ChangeOrg,
-    responses((status = 200, body = Org), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Org), (status = 403, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[patch("/v1/org")]
 pub async fn change_org(state: web::Data<AppState>, caller: Caller, body: Json<ChangeOrg>) -> ApiResult<HttpResponse> {
@@ -116,7 +117,7 @@ fn check_policy(p: &Policy) -> Vec<FieldError> {
 }
 
 #[utoipa::path(put, path = "/v1/policy", tag = "org", request_body = Policy,
-    responses((status = 200, body = Policy), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Policy), (status = 403, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[put("/v1/policy")]
 pub async fn put_policy(state: web::Data<AppState>, caller: Caller, policy: Json<Policy>) -> ApiResult<HttpResponse> {
@@ -149,8 +150,8 @@ pub async fn list_roles(state: web::Data<AppState>, caller: Caller) -> ApiResult
 }
 
 #[utoipa::path(put, path = "/v1/roles/{role}", tag = "org", request_body = RoleGrants,
-    responses((status = 200, body = RoleView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = RoleView), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem),
+        (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[put("/v1/roles/{role}")]
 pub async fn put_role(

@@ -7,15 +7,16 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::access::Permission;
-use crate::attendance::{Decision, location_reasons};
+use crate::attendance::location_reasons;
 use crate::audit::Action;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
 use crate::field::FieldError;
 use crate::geofence::{Fence, FenceIndex, FenceShape, LatLon, parse_geometry};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
 use crate::http::{Json, List, Query, page_request};
-use crate::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, StoredFence};
-use crate::state::AppState;
+use crate::storage::events::Decision;
+use crate::storage::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, StoredFence};
 
 const MAX_NAME: usize = 200;
 
@@ -133,7 +134,7 @@ fn write_refused(e: FenceWriteError, field: impl Fn(usize) -> String) -> ApiErro
 }
 
 #[utoipa::path(post, path = "/v1/geofences", tag = "geofences", request_body = CreateFence,
-    responses((status = 201, body = StoredFence), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = StoredFence), (status = 403, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[post("/v1/geofences")]
 pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<CreateFence>) -> ApiResult<HttpResponse> {
@@ -168,7 +169,7 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<Creat
 }
 
 #[utoipa::path(post, path = "/v1/geofences:import", tag = "geofences", params(ImportParams), request_body(content = Object, description = "a GeoJSON FeatureCollection; each feature's `properties.name` names its fence"),
-    responses((status = 201, body = ImportResult), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = ImportResult), (status = 403, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[post("/v1/geofences:import")]
 pub async fn import(
@@ -235,7 +236,7 @@ pub async fn import(
 }
 
 #[utoipa::path(get, path = "/v1/geofences", tag = "geofences", params(ListParams),
-    responses((status = 200, body = List<StoredFence>), (status = 403, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = List<StoredFence>), (status = 403, body = crate::http::error::Problem)), security(("bearer" = [])))]
 #[get("/v1/geofences")]
 pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<ListParams>) -> ApiResult<HttpResponse> {
     caller.require(Permission::GeofencesRead)?;
@@ -247,7 +248,7 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<Li
 }
 
 #[utoipa::path(get, path = "/v1/geofences/{id}", tag = "geofences",
-    responses((status = 200, body = StoredFence), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = StoredFence), (status = 404, body = crate::http::error::Problem)), security(("bearer" = [])))]
 #[get("/v1/geofences/{id}")]
 pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     caller.require(Permission::GeofencesRead)?;
@@ -261,7 +262,7 @@ pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>
 }
 
 #[utoipa::path(get, path = "/v1/geofences/{id}/versions", tag = "geofences",
-    responses((status = 200, body = FenceVersions), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = FenceVersions), (status = 404, body = crate::http::error::Problem)), security(("bearer" = [])))]
 #[get("/v1/geofences/{id}/versions")]
 pub async fn versions(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     caller.require(Permission::GeofencesRead)?;
@@ -273,8 +274,8 @@ pub async fn versions(state: web::Data<AppState>, caller: Caller, id: web::Path<
 }
 
 #[utoipa::path(put, path = "/v1/geofences/{id}", tag = "geofences", request_body = ReplaceFence,
-    responses((status = 200, body = StoredFence), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = StoredFence), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem),
+        (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[put("/v1/geofences/{id}")]
 pub async fn replace(
@@ -313,8 +314,8 @@ pub async fn replace(
 }
 
 #[utoipa::path(delete, path = "/v1/geofences/{id}", tag = "geofences",
-    responses((status = 200, body = StoredFence, description = "the retired fence (`active: false`)"), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = StoredFence, description = "the retired fence (`active: false`)"), (status = 403, body = crate::http::error::Problem),
+        (status = 404, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[delete("/v1/geofences/{id}")]
 pub async fn retire(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
@@ -332,8 +333,8 @@ pub async fn retire(state: web::Data<AppState>, caller: Caller, id: web::Path<Uu
 }
 
 #[utoipa::path(post, path = "/v1/geofences:test", tag = "geofences", request_body = TestLocation,
-    responses((status = 200, body = Decision), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Decision), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem),
+        (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[post("/v1/geofences:test")]
 pub async fn test(state: web::Data<AppState>, caller: Caller, body: Json<TestLocation>) -> ApiResult<HttpResponse> {
@@ -377,8 +378,8 @@ pub async fn test(state: web::Data<AppState>, caller: Caller, body: Json<TestLoc
 }
 
 #[utoipa::path(post, path = "/v1/geofences/{id}:simulate", tag = "geofences", request_body = Simulate,
-    responses((status = 200, body = SimulationResult), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = SimulationResult), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem),
+        (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[post("/v1/geofences/{id:[^/:]+}:simulate")]
 pub async fn simulate(

@@ -6,8 +6,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Decision;
-use crate::geofence::{LatLon, Verdict};
+use async_trait::async_trait;
+
+use super::orgs::Policy;
+use super::{Page, PageRequest, Result};
+use crate::geofence::{FenceDecision, LatLon, Verdict};
 
 /// Check-in or check-out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -206,6 +209,111 @@ pub struct EventFilter {
     pub to: Option<DateTime<Utc>>,
     pub kind: Option<Kind>,
     pub status: Option<Status>,
+}
+
+/// Why an event is flagged or rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    OutsideGeofence,
+    UncertainLocation,
+    AccuracyTooLow,
+    MockLocation,
+    ClockSkew,
+    StaleOfflineEvent,
+    ImpossibleTravel,
+    PhotoRequired,
+    NoGeofenceAssigned,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::OutsideGeofence => "outside_geofence",
+            Reason::UncertainLocation => "uncertain_location",
+            Reason::AccuracyTooLow => "accuracy_too_low",
+            Reason::MockLocation => "mock_location",
+            Reason::ClockSkew => "clock_skew",
+            Reason::StaleOfflineEvent => "stale_offline_event",
+            Reason::ImpossibleTravel => "impossible_travel",
+            Reason::PhotoRequired => "photo_required",
+            Reason::NoGeofenceAssigned => "no_geofence_assigned",
+        }
+    }
+}
+
+/// The decision object of API.md.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Decision {
+    #[schema(value_type = String)]
+    pub verdict: Verdict,
+    pub geofence_id: Option<Uuid>,
+    pub geofence_version: Option<i32>,
+    pub geofence_name: Option<String>,
+    pub site_id: Option<Uuid>,
+    /// Metres to the nearest assigned geofence boundary; 0 inside.
+    pub distance_m: Option<f64>,
+    pub reasons: Vec<Reason>,
+}
+
+impl Decision {
+    pub fn new(fence: FenceDecision, reasons: Vec<Reason>) -> Self {
+        let (geofence_id, geofence_version, geofence_name, site_id) = match fence.fence {
+            Some(f) => (Some(f.id), Some(f.version), Some(f.name), Some(f.site_id)),
+            None => (None, None, None, None),
+        };
+        Decision {
+            verdict: fence.verdict,
+            geofence_id,
+            geofence_version,
+            geofence_name,
+            site_id,
+            distance_m: fence.distance_m,
+            reasons,
+        }
+    }
+}
+
+/// Where a past event was, for re-judging it (`:simulate`).
+#[derive(Clone, Copy, Debug)]
+pub struct EventLocation {
+    pub event_id: Uuid,
+    pub point: LatLon,
+    pub accuracy_m: f64,
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Events judged against `site_id` with `captured_at` in `[from, to)` that still have a
+    /// location, oldest first, at most `limit`.
+    async fn site_locations(
+        &self,
+        org_id: Uuid,
+        site_id: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EventLocation>>;
+    /// Stores the event unless the user already has one with its `client_event_id`: the
+    /// unique key decides (never a read before the write), so concurrent retries store one
+    /// row and every loser gets the winner's event. Concurrent calls share a commit (group
+    /// commit); each returns only once its event is committed.
+    async fn insert_event(&self, event: NewEvent) -> Result<InsertOutcome>;
+    /// What judging a user's check-in needs, in one round trip: the org's policy and the
+    /// user's sites (ascending).
+    async fn policy_and_sites(&self, org_id: Uuid, user_id: Uuid) -> Result<(Policy, Vec<Uuid>)>;
+    async fn get_event(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<StoredEvent>>;
+    /// For each `(client_event_id, at)`, in order, in one round trip: the user's event
+    /// stored under that `client_event_id`, and their latest located event captured at or
+    /// before `at`.
+    async fn event_contexts(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        items: &[(Uuid, DateTime<Utc>)],
+    ) -> Result<Vec<EventContext>>;
+    /// Events in `captured_at` order (then id), filtered and scoped.
+    async fn list_events(&self, org_id: Uuid, filter: &EventFilter, page: PageRequest) -> Result<Page<StoredEvent>>;
 }
 
 #[cfg(test)]

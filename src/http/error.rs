@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use crate::field::FieldError;
 use crate::photos::{IngestError, StoreError};
 use crate::storage::StorageError;
-use crate::users::UserWriteError;
+use crate::storage::users::UserWriteError;
 
 /// The stable machine codes of the API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]

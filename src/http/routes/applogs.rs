@@ -9,14 +9,16 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::access::{Family, Permission, Scope};
-use crate::applogs::{self, Accepted, AppLog, AppLogFilter, Level, Limits, Origin, Upload};
+use crate::applogs::{self, Accepted, Limits, Upload};
 use crate::audit::Disclosures;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
 use crate::http::{JsonOrProto, List, Query, Reply, page_request};
 use crate::proto::v1;
-use crate::state::AppState;
-use crate::storage::{Page, UserScope};
+use crate::storage::Page;
+use crate::storage::applogs::{AppLog, AppLogFilter, Level, Origin};
+use crate::storage::users::UserScope;
 
 #[utoipa::path(post, path = "/v1/app-logs", tag = "app-logs",
     request_body(description = "A batch of entries from one device, as JSON or as the protobuf `muster.v1.AppLogBatch`.",
@@ -26,16 +28,16 @@ use crate::storage::{Page, UserScope};
             content((Accepted = "application/json"), (Accepted = "application/x-protobuf"))),
         (status = 400, description = "undecodable JSON or protobuf, including nesting beyond the parsers' own \
             limits (128 JSON levels, roughly 30 in protobuf Structs), far past MUSTER_APPLOG_MAX_DEPTH",
-            body = crate::error::Problem),
-        (status = 401, body = crate::error::Problem),
-        (status = 403, description = "without applogs.write", body = crate::error::Problem),
-        (status = 413, description = "body over MUSTER_APPLOG_BODY_LIMIT_BYTES (1 MiB)", body = crate::error::Problem),
-        (status = 415, description = "neither application/json nor application/x-protobuf", body = crate::error::Problem),
+            body = crate::http::error::Problem),
+        (status = 401, body = crate::http::error::Problem),
+        (status = 403, description = "without applogs.write", body = crate::http::error::Problem),
+        (status = 413, description = "body over MUSTER_APPLOG_BODY_LIMIT_BYTES (1 MiB)", body = crate::http::error::Problem),
+        (status = 415, description = "neither application/json nor application/x-protobuf", body = crate::http::error::Problem),
         (status = 422, description = "invalid input, each field named (`entries[3].message`); also more than \
             MUSTER_APPLOG_MAX_ENTRIES (1,000) entries, named `entries`. Nothing of the batch is stored.",
-            body = crate::error::Problem),
+            body = crate::http::error::Problem),
         (status = 429, description = "over MUSTER_APPLOG_BATCHES_PER_MINUTE for this user; see Retry-After",
-            body = crate::error::Problem)),
+            body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[post("/v1/app-logs")]
 pub async fn upload(
@@ -111,9 +113,9 @@ fn visible(caller: &Caller, scope: Scope, p: &ListParams) -> Option<AppLogFilter
         (status = 200, description = "entries in arrival order; `ip`, `device.id` and `device.name` are null without \
             applogs.pii.read. Protobuf `muster.v1.AppLogPage` with `Accept: application/x-protobuf`.",
             content((List<AppLog> = "application/json"), (List<AppLog> = "application/x-protobuf"))),
-        (status = 401, body = crate::error::Problem),
-        (status = 403, description = "without applogs.read:self, :team or :org", body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)),
+        (status = 401, body = crate::http::error::Problem),
+        (status = 403, description = "without applogs.read:self, :team or :org", body = crate::http::error::Problem),
+        (status = 422, body = crate::http::error::Problem)),
     security(("bearer" = [])))]
 #[get("/v1/app-logs")]
 pub async fn list(

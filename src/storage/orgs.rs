@@ -1,0 +1,110 @@
+//! Organisations (tenants), their attendance policy and what each role grants.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::Result;
+use super::audit::AuditEntry;
+use super::users::{NewUser, User, UserWriteError};
+use crate::access::{PermissionSet, Role};
+use crate::geofence::AccuracyRule;
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Org {
+    pub id: Uuid,
+    pub name: String,
+    /// IANA time zone name, e.g. `Asia/Kolkata`.
+    pub timezone: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewOrg {
+    pub id: Uuid,
+    pub name: String,
+    pub timezone: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct OrgPatch {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+}
+
+/// What the server does with a check-in judged outside every geofence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GeofenceMode {
+    /// Reject anything but `inside` and any reason.
+    Enforce,
+    /// Accept, with `status: flagged` when there is a reason.
+    #[default]
+    Flag,
+    /// Accept, still recording the verdict.
+    Off,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub location_days: u32,
+    pub photo_days: u32,
+    pub applog_days: u32,
+}
+
+/// The org policy of API.md, with its defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub geofence_mode: GeofenceMode,
+    #[schema(value_type = String)]
+    pub accuracy_rule: AccuracyRule,
+    pub max_accuracy_m: f64,
+    pub require_photo: bool,
+    pub allow_mock_location: bool,
+    pub max_clock_skew_s: u32,
+    pub offline_max_age_h: u32,
+    pub max_speed_kmh: f64,
+    pub retention: Retention,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            geofence_mode: GeofenceMode::Flag,
+            accuracy_rule: AccuracyRule::Point,
+            max_accuracy_m: 100.0,
+            require_photo: false,
+            allow_mock_location: false,
+            max_clock_skew_s: 300,
+            offline_max_age_h: 72,
+            max_speed_kmh: 300.0,
+            retention: Retention {
+                location_days: 400,
+                photo_days: 90,
+                applog_days: 30,
+            },
+        }
+    }
+}
+
+#[async_trait]
+pub trait OrgStore: Send + Sync {
+    async fn count_orgs(&self) -> Result<i64>;
+    /// Creates the organisation with default roles and policy, and its first admin.
+    async fn create_org(
+        &self,
+        org: &NewOrg,
+        admin: &NewUser,
+        audit: &[AuditEntry],
+    ) -> Result<Result<(Org, User), UserWriteError>>;
+    async fn get_org(&self, org_id: Uuid) -> Result<Option<Org>>;
+    async fn update_org(&self, org_id: Uuid, patch: &OrgPatch, audit: &AuditEntry) -> Result<Option<Org>>;
+    async fn get_policy(&self, org_id: Uuid) -> Result<Policy>;
+    async fn put_policy(&self, org_id: Uuid, policy: &Policy, audit: &AuditEntry) -> Result<()>;
+    async fn role_grants(&self, org_id: Uuid) -> Result<Vec<(Role, PermissionSet)>>;
+    async fn set_role_grants(&self, org_id: Uuid, role: Role, grants: PermissionSet, audit: &AuditEntry) -> Result<()>;
+}

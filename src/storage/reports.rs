@@ -1,0 +1,91 @@
+//! What attendance reports read, page by page: the users to report on and their events.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use uuid::Uuid;
+
+use super::Result;
+use super::events::{Kind, Status};
+
+/// Where an event was, as reports may show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Place {
+    pub lat: f64,
+    pub lon: f64,
+    pub accuracy_m: Option<f64>,
+    pub geofence: Option<String>,
+}
+
+/// One stored event, as much as a report needs.
+#[derive(Clone, Debug)]
+pub struct ReportEvent {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub kind: Kind,
+    pub captured_at: DateTime<Utc>,
+    pub status: Status,
+    /// The reasons include `outside_geofence`.
+    pub outside: bool,
+    /// `None` once erased or expired.
+    pub place: Option<Place>,
+}
+
+/// A user a report covers.
+#[derive(Clone, Debug)]
+pub struct ReportSubject {
+    pub id: Uuid,
+    pub employee_code: String,
+    pub name: String,
+    /// The time zone of the user's first site (by site id), if the user has a site.
+    pub site_timezone: Option<String>,
+}
+
+impl ReportSubject {
+    /// The zone the user's days are counted in: the first site's, else the organisation's.
+    /// A stored name that no longer parses falls back the same way rather than failing.
+    pub fn timezone(&self, org: Tz) -> Tz {
+        self.site_timezone
+            .as_deref()
+            .and_then(|name| name.parse().ok())
+            .unwrap_or(org)
+    }
+}
+
+/// Where a page of report events ends: the next page starts strictly after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventKey {
+    pub user_id: Uuid,
+    pub captured_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// What `GET /v1/reports/attendance` reads, page by page.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// The ids of `viewer` and everyone whose manager chain contains them, ascending.
+    async fn team_ids(&self, org_id: Uuid, viewer: Uuid) -> Result<Vec<Uuid>>;
+    /// Users to report on, ascending by id, at most `limit`: those named by `ids` or, without
+    /// it, the organisation's users after `after`. Active users, and disabled ones only if
+    /// they have an event in `[from, to)`.
+    async fn report_subjects(
+        &self,
+        org_id: Uuid,
+        ids: Option<&[Uuid]>,
+        after: Option<Uuid>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ReportSubject>>;
+    /// Events of `users` captured in `[from, to)`, ordered by user, time and id, strictly
+    /// after `after`, at most `limit`.
+    async fn report_events(
+        &self,
+        org_id: Uuid,
+        users: &[Uuid],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: Option<EventKey>,
+        limit: u32,
+    ) -> Result<Vec<ReportEvent>>;
+}
