@@ -2,22 +2,47 @@
 //! the database, vetting a presigned direct upload, and claiming a photo for a check-in.
 //!
 //! The photo bytes and their safety are `crate::photos`'; this module ties them to users:
-//! a photo belongs to its uploader, only they can attach it to an event, once.
+//! a photo belongs to its uploader, only they can attach it to an event, once. Reading the
+//! body (its deadline, multipart) is the HTTP layer's; this module starts from the bytes.
 
-use actix_web::{HttpRequest, web};
+use bytes::Bytes;
 use chrono::Utc;
-use futures_util::{Stream, StreamExt};
 use std::sync::Arc;
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::state::AppState;
-use crate::http::within_deadline;
+use crate::access::Caller;
 use crate::photos::{
-    CleanPhoto, FinalizeError, IngestError, IngestLimits, PendingPhoto, PhotoKey, finalize_upload, ingest, read_limited,
+    CleanPhoto, FinalizeError, IngestError, IngestLimits, PendingPhoto, PhotoKey, PhotoStore, StoreError,
+    finalize_upload, ingest,
 };
 use crate::storage::photos::{PhotoRecord, PhotoStatus};
+use crate::storage::{Repo, StorageError};
+
+/// Why an upload or a claim failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// The photo sent in this request is not one the server accepts.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// The photo named by `photo_id` cannot be attached: the message says why.
+    #[error("photo_id {0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The blocking task that cleans a photo panicked or was cancelled.
+    #[error("photo ingest did not finish: {0}")]
+    Aborted(#[from] tokio::task::JoinError),
+}
+
+/// What uploads and claims work with: the database, the photo store and the limits.
+#[derive(Clone, Copy)]
+pub struct Uploads<'a> {
+    pub repo: &'a dyn Repo,
+    pub store: &'a Arc<dyn PhotoStore>,
+    pub limits: &'a IngestLimits,
+}
 
 /// What an upload answers with, and what an event keeps.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
@@ -39,14 +64,6 @@ impl From<&PhotoRecord> for PhotoRef {
     }
 }
 
-pub fn limits(state: &AppState) -> IngestLimits {
-    IngestLimits {
-        max_bytes: state.settings.photo_max_bytes,
-        max_pixels: state.settings.photo_max_pixels,
-        max_dimension: state.settings.photo_max_dimension,
-    }
-}
-
 fn record(id: Uuid, caller: &Caller, key: &PhotoKey, photo: &CleanPhoto) -> PhotoRecord {
     PhotoRecord {
         id,
@@ -61,97 +78,84 @@ fn record(id: Uuid, caller: &Caller, key: &PhotoKey, photo: &CleanPhoto) -> Phot
     }
 }
 
-/// Reads an upload stream within the size limit, makes it safe, stores it and records it.
-/// The stored object is removed again if recording fails (the `PendingPhoto` guard).
-pub async fn ingest_stream<S, E>(req: &HttpRequest, state: &AppState, caller: &Caller, stream: S) -> ApiResult<PhotoRef>
-where
-    S: Stream<Item = Result<web::Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    let limits = limits(state);
-    let raw = within_deadline(req, read_limited(stream, limits.max_bytes)).await??;
-    let task_limits = limits.clone();
-    let clean = web::block(move || ingest(&raw, &task_limits))
-        .await
-        .map_err(ApiError::internal)??;
-    let pending = PendingPhoto::store(Arc::clone(&state.photos), caller.org_id, &clean).await?;
-    let photo = record(Uuid::now_v7(), caller, pending.key(), &clean);
-    state.repo.insert_photo(&photo).await?;
-    pending.commit();
-    Ok(PhotoRef::from(&photo))
-}
-
-/// The `photo` part of a multipart check-in.
-pub async fn ingest_part(
-    req: &HttpRequest,
-    state: &AppState,
-    caller: &Caller,
-    field: actix_multipart::Field,
-) -> ApiResult<PhotoRef> {
-    ingest_stream(req, state, caller, field.map(|chunk| chunk.map_err(|e| e.to_string()))).await
-}
-
-/// A photo the caller uploaded, ready to attach to one of their events: vets a presigned
-/// upload on first use. Anyone else's photo, a used or deleted one, is refused on `photo_id`.
-pub async fn claim(state: &AppState, caller: &Caller, photo_id: Uuid) -> ApiResult<PhotoRef> {
-    let refused = |why: &str| ApiError::field("photo_id", why.to_owned());
-    let photo = state.repo.get_photo(caller.org_id, photo_id).await?;
-    let Some(photo) = photo.filter(|p| p.user_id == caller.user_id) else {
-        return Err(refused("does not name a photo you uploaded"));
-    };
-    if state.repo.photo_attached(caller.org_id, photo_id).await? {
-        return Err(refused("is already attached to another event"));
+impl Uploads<'_> {
+    /// Makes an upload safe, stores it and records it. The stored object is removed again
+    /// if recording fails (the `PendingPhoto` guard).
+    pub async fn upload(&self, caller: &Caller, raw: Bytes) -> Result<PhotoRef, UploadError> {
+        let limits = self.limits.clone();
+        // Decoding and re-encoding is CPU work: off the async workers.
+        let clean = tokio::task::spawn_blocking(move || ingest(&raw, &limits)).await??;
+        let pending = PendingPhoto::store(Arc::clone(self.store), caller.org_id, &clean).await?;
+        let photo = record(Uuid::now_v7(), caller, pending.key(), &clean);
+        self.repo.insert_photo(&photo).await?;
+        pending.commit();
+        Ok(PhotoRef::from(&photo))
     }
-    match photo.status {
-        PhotoStatus::Ready => Ok(PhotoRef::from(&photo)),
-        PhotoStatus::Deleted => Err(refused("names a photo that was deleted")),
-        PhotoStatus::Pending => {
-            let key = PhotoKey::from_stored(photo.storage_key.clone())?;
-            let not_arrived = || refused("the presigned upload has not arrived");
-            let (pending, clean) = match finalize_upload(Arc::clone(&state.photos), &key, &limits(state)).await {
-                Ok(done) => done,
-                // Gone, perhaps because a concurrent claim finalised it and removed the upload.
-                Err(FinalizeError::Missing) => {
-                    return finalised_meanwhile(state, caller, photo_id)
+
+    /// A photo the caller uploaded, ready to attach to one of their events: vets a presigned
+    /// upload on first use. Anyone else's photo, a used or deleted one, is refused on `photo_id`.
+    pub async fn claim(&self, caller: &Caller, photo_id: Uuid) -> Result<PhotoRef, UploadError> {
+        let refused = |why: &str| UploadError::Refused(why.to_owned());
+        let photo = self.repo.get_photo(caller.org_id, photo_id).await?;
+        let Some(photo) = photo.filter(|p| p.user_id == caller.user_id) else {
+            return Err(refused("does not name a photo you uploaded"));
+        };
+        if self.repo.photo_attached(caller.org_id, photo_id).await? {
+            return Err(refused("is already attached to another event"));
+        }
+        match photo.status {
+            PhotoStatus::Ready => Ok(PhotoRef::from(&photo)),
+            PhotoStatus::Deleted => Err(refused("names a photo that was deleted")),
+            PhotoStatus::Pending => {
+                let key = PhotoKey::from_stored(photo.storage_key.clone())?;
+                let not_arrived = || refused("the presigned upload has not arrived");
+                let (pending, clean) = match finalize_upload(Arc::clone(self.store), &key, self.limits).await {
+                    Ok(done) => done,
+                    // Gone, perhaps because a concurrent claim finalised it and removed the upload.
+                    Err(FinalizeError::Missing) => {
+                        return self
+                            .finalised_meanwhile(caller, photo_id)
+                            .await?
+                            .ok_or_else(not_arrived);
+                    }
+                    Err(FinalizeError::Store(e)) => return Err(e.into()),
+                    Err(FinalizeError::Ingest(e)) => return Err(photo_field(e)),
+                };
+                let ready = PhotoRecord {
+                    created_at: photo.created_at,
+                    ..record(photo.id, caller, pending.key(), &clean)
+                };
+                if self.repo.mark_photo_ready(&ready).await? {
+                    pending.commit();
+                    Ok(PhotoRef::from(&ready))
+                } else {
+                    // A concurrent claim won: dropping `pending` deletes this copy, theirs stands.
+                    drop(pending);
+                    self.finalised_meanwhile(caller, photo_id)
                         .await?
-                        .ok_or_else(not_arrived);
+                        .ok_or_else(not_arrived)
                 }
-                Err(FinalizeError::Store(e)) => return Err(e.into()),
-                Err(FinalizeError::Ingest(e)) => return Err(photo_field(e)),
-            };
-            let ready = PhotoRecord {
-                created_at: photo.created_at,
-                ..record(photo.id, caller, pending.key(), &clean)
-            };
-            if state.repo.mark_photo_ready(&ready).await? {
-                pending.commit();
-                Ok(PhotoRef::from(&ready))
-            } else {
-                // A concurrent claim won: dropping `pending` deletes this copy, theirs stands.
-                drop(pending);
-                finalised_meanwhile(state, caller, photo_id)
-                    .await?
-                    .ok_or_else(not_arrived)
             }
         }
     }
+
+    /// The photo as another claim left it: its reference once ready.
+    async fn finalised_meanwhile(&self, caller: &Caller, photo_id: Uuid) -> Result<Option<PhotoRef>, UploadError> {
+        let photo = self.repo.get_photo(caller.org_id, photo_id).await?;
+        Ok(photo
+            .filter(|p| p.status == PhotoStatus::Ready)
+            .map(|p| PhotoRef::from(&p)))
+    }
 }
 
-/// The photo as another claim left it: its reference once ready.
-async fn finalised_meanwhile(state: &AppState, caller: &Caller, photo_id: Uuid) -> ApiResult<Option<PhotoRef>> {
-    let photo = state.repo.get_photo(caller.org_id, photo_id).await?;
-    Ok(photo
-        .filter(|p| p.status == PhotoStatus::Ready)
-        .map(|p| PhotoRef::from(&p)))
-}
-
-/// Ingestion errors of a photo named by `photo_id` rather than sent in the request.
-fn photo_field(e: IngestError) -> ApiError {
+/// Ingestion errors of a photo named by `photo_id` rather than sent in the request: a fault
+/// of that photo, not of this request's body.
+fn photo_field(e: IngestError) -> UploadError {
     match e {
         IngestError::TooLarge { .. }
         | IngestError::Unsupported { .. }
         | IngestError::TooManyPixels { .. }
-        | IngestError::Corrupt(_) => ApiError::field("photo_id", e.to_string()),
-        IngestError::Stream(_) => ApiError::from(e),
+        | IngestError::Corrupt(_) => UploadError::Refused(e.to_string()),
+        IngestError::Stream(_) => UploadError::Ingest(e),
     }
 }

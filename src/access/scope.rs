@@ -92,6 +92,18 @@ impl Family {
     }
 }
 
+/// The one rule of scoped visibility: may `permissions` see `family` data of a subject who
+/// stands in `relation` to the viewer? The widest granted scope must cover the relation.
+/// `relation` is asked for only when the answer depends on it (a direct or team scope), so
+/// callers can defer a reporting-tree look-up.
+pub fn reaches(permissions: PermissionSet, family: Family, relation: impl FnOnce() -> Option<Relation>) -> bool {
+    match family.scope_in(permissions) {
+        None => false,
+        Some(Scope::Org) => true,
+        Some(scope) => relation().is_some_and(|r| scope.covers(r)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,6 @@ use uuid::Uuid;
 use crate::audit::{Action, Disclosures};
 use crate::config::Settings;
 use crate::field::FieldError;
-use crate::http::List;
 use crate::http::error::ApiError;
 use crate::proto::{self, v1};
 use crate::storage::applogs::{AppLog, Device, Level, NewBatch, NewEntry, Origin};
@@ -322,15 +321,6 @@ impl From<AppLog> for v1::AppLogItem {
             }),
             app_config: to_struct(a.app_config),
             ip: a.ip,
-        }
-    }
-}
-
-impl From<List<AppLog>> for v1::AppLogPage {
-    fn from(list: List<AppLog>) -> Self {
-        v1::AppLogPage {
-            items: list.items.into_iter().map(Into::into).collect(),
-            next_cursor: list.next_cursor,
         }
     }
 }

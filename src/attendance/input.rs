@@ -12,9 +12,8 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::field::FieldError;
+use crate::field::{FieldError, InputError};
 use crate::geofence::LatLon;
-use crate::http::error::ApiError;
 use crate::proto::v1;
 use crate::storage::events::{Device, Kind, Location, Provider};
 
@@ -100,11 +99,11 @@ fn uuid_field(errors: &mut Vec<FieldError>, field: &str, value: &str) -> Option<
 }
 
 impl TryFrom<v1::AttendanceEvent> for EventBody {
-    type Error = ApiError;
+    type Error = InputError;
 
     /// The protobuf form carries the same fields as JSON; strings that JSON types as UUIDs
     /// or enums are checked here, under the JSON field names.
-    fn try_from(m: v1::AttendanceEvent) -> Result<Self, ApiError> {
+    fn try_from(m: v1::AttendanceEvent) -> Result<Self, InputError> {
         let mut errors = Vec::new();
         let client_event_id = uuid_field(&mut errors, "client_event_id", &m.client_event_id);
         let kind = Kind::parse(&m.kind);
@@ -159,7 +158,7 @@ impl TryFrom<v1::AttendanceEvent> for EventBody {
                 photo_id,
                 note: m.note,
             }),
-            _ => Err(ApiError::invalid(errors)),
+            _ => Err(InputError::Invalid(errors)),
         }
     }
 }
@@ -191,7 +190,7 @@ pub fn parse_captured_at(field: &str, text: &str, now: DateTime<Utc>) -> Result<
 
 impl EventBody {
     /// Checks every field (all problems at once) against the server clock `now`.
-    pub fn validate(self, now: DateTime<Utc>) -> Result<EventInput, ApiError> {
+    pub fn validate(self, now: DateTime<Utc>) -> Result<EventInput, InputError> {
         let mut errors = Vec::new();
         if self.client_event_id.is_nil() {
             errors.push(FieldError::new("client_event_id", "must not be the nil UUID"));
@@ -257,7 +256,7 @@ impl EventBody {
                 photo_id: self.photo_id,
                 note: self.note,
             }),
-            _ => Err(ApiError::invalid(errors)),
+            _ => Err(InputError::Invalid(errors)),
         }
     }
 }
@@ -312,12 +311,12 @@ impl EventInput {
 
 /// One item of a batch: parsed alone, so that a bad item fails alone.
 #[derive(Debug)]
-pub struct BatchItem(pub Result<EventBody, ApiError>);
+pub struct BatchItem(pub Result<EventBody, InputError>);
 
 impl<'de> Deserialize<'de> for BatchItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(d)?;
-        Ok(BatchItem(crate::http::extract::parse_value(value)))
+        Ok(BatchItem(crate::field::parse_value(value)))
     }
 }
 
@@ -331,9 +330,9 @@ pub struct BatchBody {
 }
 
 impl TryFrom<v1::AttendanceEventBatch> for BatchBody {
-    type Error = ApiError;
+    type Error = InputError;
 
-    fn try_from(m: v1::AttendanceEventBatch) -> Result<Self, ApiError> {
+    fn try_from(m: v1::AttendanceEventBatch) -> Result<Self, InputError> {
         Ok(BatchBody {
             events: m
                 .events
@@ -347,7 +346,7 @@ impl TryFrom<v1::AttendanceEventBatch> for BatchBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::extract::parse_json;
+    use crate::field::parse_json;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 21, 4, 0, 0).unwrap()
@@ -389,12 +388,15 @@ mod tests {
         }
     }
 
-    fn from_json(v: serde_json::Value) -> Result<EventInput, ApiError> {
+    fn from_json(v: serde_json::Value) -> Result<EventInput, InputError> {
         parse_json::<EventBody>(v.to_string().as_bytes())?.validate(now())
     }
 
-    fn fields(e: ApiError) -> Vec<String> {
-        e.problem().errors.into_iter().map(|e| e.field).collect()
+    fn fields(e: InputError) -> Vec<String> {
+        match e {
+            InputError::Invalid(errors) => errors.into_iter().map(|e| e.field).collect(),
+            InputError::Malformed(detail) => panic!("expected field errors, got {detail}"),
+        }
     }
 
     #[test]

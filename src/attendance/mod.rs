@@ -4,8 +4,12 @@
 //! - [`input`]: a request in JSON or protobuf into one validated input, and its identity hash.
 //! - [`rules`]: every policy rule as a pure function, and the status they come to.
 //! - [`redact`]: the single way an event leaves the server, redacted for the caller.
-//! - [`record`]: recording one event (alone or from a batch), idempotently.
+//! - [`record`]: judging and storing one event (alone or from a batch), idempotently.
+//! - [`check_in`]: the use cases (one event, one with its photo, an offline batch).
+//! - [`error`]: why a check-in was not recorded.
 
+pub mod check_in;
+pub mod error;
 pub mod input;
 pub mod record;
 pub mod redact;

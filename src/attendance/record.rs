@@ -11,14 +11,26 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use uuid::Uuid;
 
+use super::error::AttendanceError;
 use super::input::{EventInput, PhotoSource};
 use super::rules::{Facts, judge};
-use crate::auth::Caller;
+use crate::access::Caller;
 use crate::geofence::FenceIndex;
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::state::AppState;
-use crate::storage::events::{EventContext, Fix, InsertOutcome, NewEvent, StoredEvent};
+use crate::sites::FenceCache;
+use crate::storage::Repo;
+use crate::storage::events::{EventContext, Fix, InsertOutcome, NewEvent, StoredEvent, verdict_name};
 use crate::storage::orgs::Policy;
+use crate::uploads::Uploads;
+
+type Result<T, E = AttendanceError> = std::result::Result<T, E>;
+
+/// What recording check-ins works with: the database, the fence indexes, photo claims.
+#[derive(Clone, Copy)]
+pub struct Ports<'a> {
+    pub repo: &'a dyn Repo,
+    pub fences: &'a FenceCache,
+    pub uploads: Uploads<'a>,
+}
 
 /// A recorded event: new (201) or the original answer to a retry (200).
 #[derive(Clone, Debug)]
@@ -77,7 +89,7 @@ pub struct AttachedPhoto {
 /// Everything one request judges its events with: the caller's sites, the policy and the
 /// fence index are read once, and one server time stamps every event of the request.
 pub struct Recorder<'a> {
-    state: &'a AppState,
+    ports: Ports<'a>,
     caller: &'a Caller,
     sites: Vec<Uuid>,
     policy: Policy,
@@ -85,17 +97,13 @@ pub struct Recorder<'a> {
     received_at: DateTime<Utc>,
 }
 
-fn conflict() -> ApiError {
-    ApiError::conflict("client_event_id", "was already used for an event with a different body")
-}
-
 /// A request's event against what storage holds under its `client_event_id`: the same body
 /// again is a replay, another body a conflict.
-fn lookup(context: EventContext, input: &EventInput, photo: PhotoSource) -> ApiResult<Lookup> {
+fn lookup(context: EventContext, input: &EventInput, photo: PhotoSource) -> Result<Lookup> {
     match context.existing {
         None => Ok(Lookup::New(context.previous)),
         Some(e) if e.request_sha256 == input.request_sha256(photo) => Ok(Lookup::Replayed(Box::new(e))),
-        Some(_) => Err(conflict()),
+        Some(_) => Err(AttendanceError::Reused),
     }
 }
 
@@ -106,8 +114,8 @@ pub fn received_now() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
-async fn contexts(state: &AppState, caller: &Caller, keys: &[(Uuid, DateTime<Utc>)]) -> ApiResult<Vec<EventContext>> {
-    Ok(state.repo.event_contexts(caller.org_id, caller.user_id, keys).await?)
+async fn contexts(repo: &dyn Repo, caller: &Caller, keys: &[(Uuid, DateTime<Utc>)]) -> Result<Vec<EventContext>> {
+    Ok(repo.event_contexts(caller.org_id, caller.user_id, keys).await?)
 }
 
 impl<'a> Recorder<'a> {
@@ -116,17 +124,17 @@ impl<'a> Recorder<'a> {
     /// caller's sites, the fence index and the look-ups do not depend on each other, so they
     /// are read concurrently: a check-in waits for one round trip instead of two.
     pub async fn open(
-        state: &'a AppState,
+        ports: Ports<'a>,
         caller: &'a Caller,
         received_at: DateTime<Utc>,
         events: &[(&EventInput, PhotoSource)],
-    ) -> ApiResult<(Recorder<'a>, Vec<ApiResult<Lookup>>)> {
+    ) -> Result<(Recorder<'a>, Vec<Result<Lookup>>)> {
         let keys: Vec<_> = events.iter().map(|(i, _)| (i.client_event_id, i.captured_at)).collect();
         // The caller was found active when the request was authenticated.
         let (judging, index, contexts) = tokio::try_join!(
-            async { Ok::<_, ApiError>(state.repo.policy_and_sites(caller.org_id, caller.user_id).await?) },
-            async { Ok(state.fences.index(caller.org_id).await?) },
-            contexts(state, caller, &keys),
+            async { Ok::<_, AttendanceError>(ports.repo.policy_and_sites(caller.org_id, caller.user_id).await?) },
+            async { Ok(ports.fences.index(caller.org_id).await?) },
+            contexts(ports.repo, caller, &keys),
         )?;
         let (policy, sites) = judging;
         let lookups = contexts
@@ -135,7 +143,7 @@ impl<'a> Recorder<'a> {
             .map(|(context, (input, photo))| lookup(context, input, *photo))
             .collect();
         let recorder = Recorder {
-            state,
+            ports,
             caller,
             sites,
             policy,
@@ -147,10 +155,14 @@ impl<'a> Recorder<'a> {
 
     /// What storage holds for this request: the stored answer if it was already recorded
     /// (409 if its id was used for another body), else the user's previous fix.
-    pub async fn look_up(&self, input: &EventInput, photo: PhotoSource) -> ApiResult<Lookup> {
-        let context = contexts(self.state, self.caller, &[(input.client_event_id, input.captured_at)])
-            .await?
-            .pop();
+    pub async fn look_up(&self, input: &EventInput, photo: PhotoSource) -> Result<Lookup> {
+        let context = contexts(
+            self.ports.repo,
+            self.caller,
+            &[(input.client_event_id, input.captured_at)],
+        )
+        .await?
+        .pop();
         lookup(context.unwrap_or_default(), input, photo)
     }
 
@@ -164,7 +176,7 @@ impl<'a> Recorder<'a> {
         photo: Option<AttachedPhoto>,
         online: bool,
         previous: Option<Fix>,
-    ) -> ApiResult<Recorded> {
+    ) -> Result<Recorded> {
         self.store(self.judge(input, source, photo, online, previous)).await
     }
 
@@ -223,27 +235,24 @@ impl<'a> Recorder<'a> {
 
     /// Stores a judged event. Concurrent calls share a commit, so a batch stores its events
     /// together by storing them all at once.
-    pub async fn store(&self, judged: Judged) -> ApiResult<Recorded> {
+    pub async fn store(&self, judged: Judged) -> Result<Recorded> {
         let request_sha256 = judged.new.event.request_sha256.clone();
-        match self.state.repo.insert_event(judged.new).await? {
+        match self.ports.repo.insert_event(judged.new).await? {
             InsertOutcome::Inserted(event) => {
                 tracing::info!(
                     event_id = %event.id,
                     status = event.status.as_str(),
-                    verdict = crate::storage::events::verdict_name(event.decision.verdict),
+                    verdict = verdict_name(event.decision.verdict),
                     reasons = event.decision.reasons.len(),
                     "attendance event recorded"
                 );
                 // One count per stored decision, never per retry.
-                crate::telemetry::record_decision(
-                    crate::storage::events::verdict_name(event.decision.verdict),
-                    event.status.as_str(),
-                );
+                crate::telemetry::record_decision(verdict_name(event.decision.verdict), event.status.as_str());
                 Ok(Recorded::Created(event))
             }
             InsertOutcome::Existing(event) if event.request_sha256 == request_sha256 => Ok(Recorded::Replayed(event)),
-            InsertOutcome::Existing(_) => Err(conflict()),
-            InsertOutcome::PhotoTaken => Err(ApiError::field("photo_id", "is attached to another event")),
+            InsertOutcome::Existing(_) => Err(AttendanceError::Reused),
+            InsertOutcome::PhotoTaken => Err(AttendanceError::PhotoTaken),
         }
     }
 }

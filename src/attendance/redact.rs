@@ -16,13 +16,11 @@ use std::collections::HashMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::access::Family;
+use crate::access::{Caller, Family};
 use crate::audit::{Action, Disclosures};
-use crate::auth::Caller;
-use crate::http::error::ApiResult;
-use crate::http::state::AppState;
 use crate::storage::events::Decision;
 use crate::storage::events::{Kind, Location, Status, StoredEvent};
+use crate::storage::{Repo, StorageError};
 
 /// What a caller may see of one subject's events (beyond time, kind, status and verdict).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -95,10 +93,12 @@ pub fn view(event: StoredEvent, visibility: Visibility) -> EventView {
 /// What `caller` may see of each subject's events (beyond time, kind, status and verdict),
 /// for a whole answer with one relation query at most. Subjects outside the caller's
 /// organisation never reach here: events are read by the caller's `org_id`.
-async fn visibilities(state: &AppState, caller: &Caller, subjects: &[Uuid]) -> ApiResult<HashMap<Uuid, Visibility>> {
-    let sight = caller
-        .sight(state, &[Family::Location, Family::Photo], subjects)
-        .await?;
+async fn visibilities(
+    repo: &dyn Repo,
+    caller: &Caller,
+    subjects: &[Uuid],
+) -> Result<HashMap<Uuid, Visibility>, StorageError> {
+    let sight = crate::visibility::sight(repo, caller, &[Family::Location, Family::Photo], subjects).await?;
     Ok(subjects
         .iter()
         .map(|s| {
@@ -117,11 +117,11 @@ pub struct Presented {
 }
 
 /// Redacts events for `caller` and audits the locations this shows of other people.
-pub async fn present(state: &AppState, caller: &Caller, events: Vec<StoredEvent>) -> ApiResult<Presented> {
+pub async fn present(repo: &dyn Repo, caller: &Caller, events: Vec<StoredEvent>) -> Result<Presented, StorageError> {
     let mut subjects: Vec<Uuid> = events.iter().map(|e| e.user_id).collect();
     subjects.sort_unstable();
     subjects.dedup();
-    let visible = visibilities(state, caller, &subjects).await?;
+    let visible = visibilities(repo, caller, &subjects).await?;
     let mut disclosures = Disclosures::new(caller.audit());
     let views: Vec<EventView> = events
         .into_iter()
@@ -136,7 +136,7 @@ pub async fn present(state: &AppState, caller: &Caller, events: Vec<StoredEvent>
         .collect();
     // Written before the answer leaves: no disclosure without its record.
     if !disclosures.is_empty() {
-        state.repo.append_audit(&disclosures.take_entries()).await?;
+        repo.append_audit(&disclosures.take_entries()).await?;
     }
     Ok(Presented { views })
 }

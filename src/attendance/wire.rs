@@ -1,30 +1,12 @@
-//! Answers of the attendance endpoints, and their protobuf forms (`proto/muster/v1/
+//! The protobuf forms of attendance answers (`proto/muster/v1/
 //! attendance.proto`), which carry the same fields as the JSON ones.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::redact::EventView;
-use crate::http::error::Problem;
 use crate::proto::v1;
 use crate::storage::events::Decision;
 use crate::storage::events::{Location, verdict_name};
-
-/// The result of one batch item, in the order sent.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct BatchItemResult {
-    /// 201 (recorded), 200 (already recorded with this body), 409 (the id was used for
-    /// another body) or 422 (invalid item).
-    pub status_code: u16,
-    pub event: Option<EventView>,
-    pub error: Option<Problem>,
-}
-
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct BatchResult {
-    pub results: Vec<BatchItemResult>,
-}
 
 fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
@@ -71,51 +53,6 @@ impl From<EventView> for v1::RecordedEvent {
             location: e.location.map(Into::into),
             location_redacted: e.location_redacted,
             photo_url: e.photo_url,
-        }
-    }
-}
-
-impl From<Problem> for v1::Problem {
-    fn from(p: Problem) -> Self {
-        v1::Problem {
-            r#type: p.kind,
-            title: p.title,
-            status: u32::from(p.status),
-            detail: p.detail,
-            code: p.code.as_str().to_owned(),
-            errors: p
-                .errors
-                .into_iter()
-                .map(|e| v1::FieldError {
-                    field: e.field,
-                    message: e.message,
-                })
-                .collect(),
-        }
-    }
-}
-
-impl From<BatchResult> for v1::BatchResult {
-    fn from(b: BatchResult) -> Self {
-        v1::BatchResult {
-            results: b
-                .results
-                .into_iter()
-                .map(|r| v1::BatchItemResult {
-                    status_code: u32::from(r.status_code),
-                    event: r.event.map(Into::into),
-                    error: r.error.map(Into::into),
-                })
-                .collect(),
-        }
-    }
-}
-
-impl From<crate::http::List<EventView>> for v1::RecordedEventPage {
-    fn from(list: crate::http::List<EventView>) -> Self {
-        v1::RecordedEventPage {
-            items: list.items.into_iter().map(Into::into).collect(),
-            next_cursor: list.next_cursor,
         }
     }
 }

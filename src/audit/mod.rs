@@ -4,6 +4,7 @@
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::access::Caller;
 use crate::storage::audit::AuditEntry;
 
 /// What an audit entry records. The names are the stable strings of the API.
@@ -186,6 +187,18 @@ impl Disclosures {
                 entry
             })
             .collect()
+    }
+}
+
+impl Caller {
+    /// The context stamped on audit entries written for this caller's request.
+    pub fn audit(&self) -> AuditContext {
+        AuditContext {
+            org_id: self.org_id,
+            actor_id: Some(self.user_id),
+            request_id: self.request_id.clone(),
+            ip: self.ip.clone(),
+        }
     }
 }
 

@@ -12,10 +12,14 @@ use serde::Serialize;
 use std::fmt;
 use utoipa::ToSchema;
 
-use crate::field::FieldError;
+use crate::access::Denied;
+use crate::attendance::error::AttendanceError;
+use crate::field::{FieldError, InputError};
 use crate::photos::{IngestError, StoreError};
+use crate::reports::ReportError;
 use crate::storage::StorageError;
 use crate::storage::users::UserWriteError;
+use crate::uploads::UploadError;
 
 /// The stable machine codes of the API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -313,5 +317,57 @@ impl From<UserWriteError> for ApiError {
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
         ApiError::invalid(vec![e])
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(e: Denied) -> Self {
+        ApiError::forbidden(e.to_string())
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        match e {
+            UploadError::Ingest(e) => e.into(),
+            UploadError::Refused(message) => ApiError::field("photo_id", message),
+            UploadError::Store(e) => e.into(),
+            UploadError::Storage(e) => e.into(),
+            UploadError::Aborted(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<InputError> for ApiError {
+    fn from(e: InputError) -> Self {
+        match e {
+            InputError::Malformed(detail) => ApiError::malformed(detail),
+            InputError::Invalid(errors) => ApiError::invalid(errors),
+        }
+    }
+}
+
+impl From<AttendanceError> for ApiError {
+    fn from(e: AttendanceError) -> Self {
+        let message = e.to_string();
+        match e {
+            AttendanceError::Input(e) => e.into(),
+            AttendanceError::Reused => {
+                ApiError::conflict("client_event_id", "was already used for an event with a different body")
+            }
+            AttendanceError::PhotoTaken => ApiError::field("photo_id", "is attached to another event"),
+            AttendanceError::Photo(e) => e.into(),
+            AttendanceError::Storage(e) => e.into(),
+            AttendanceError::Unanswered(_) => ApiError::internal(anyhow::anyhow!(message)),
+        }
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Storage(e) => e.into(),
+            ReportError::Encode(e) => ApiError::internal(e),
+        }
     }
 }

@@ -74,49 +74,9 @@ pub fn has_media_type(req: &HttpRequest, essence: &str) -> bool {
     mime == essence || (essence == "application/json" && mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-/// Parses JSON bytes into `T`, mapping errors to 400 (syntax) or 422 (shape, with the path).
+/// Parses JSON bytes into `T`: 400 for bad syntax, 422 naming the field for a bad shape.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(json_error)
-}
-
-/// Converts an already parsed JSON value into `T`, with the errors of [`parse_json`]: for
-/// a part of a body that must fail alone (one item of a batch).
-pub fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> ApiResult<T> {
-    serde_path_to_error::deserialize(value).map_err(json_error)
-}
-
-fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
-    let path = e.path().to_string();
-    let inner = e.into_inner();
-    match inner.classify() {
-        serde_json::error::Category::Data => {
-            let field = if path == "." { String::new() } else { path };
-            let message = inner.to_string();
-            // serde_json appends " at line L column C"; the field path says more.
-            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-            ApiError::field(field_or_body(field, &message), message)
-        }
-        _ => ApiError::malformed(format!("request body is not valid JSON: {inner}")),
-    }
-}
-
-/// serde reports a missing field at its parent, so the field's own name is appended; an
-/// unknown field's path already ends with its name.
-fn field_or_body(path: String, message: &str) -> String {
-    let missing = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next());
-    match (missing, path.is_empty()) {
-        (Some(name), true) => name.to_owned(),
-        (Some(name), false) => format!("{path}.{name}"),
-        (None, true) => message
-            .strip_prefix("unknown field `")
-            .and_then(|rest| rest.split('`').next())
-            .unwrap_or("body")
-            .to_owned(),
-        (None, false) => path,
-    }
+    Ok(crate::field::parse_json(bytes)?)
 }
 
 impl<T> FromRequest for Json<T> {
@@ -146,7 +106,7 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
             let path = e.path().to_string();
             let message = e.into_inner().to_string();
             let field = if path == "." {
-                field_or_body(String::new(), &message)
+                crate::field::field_or_body(String::new(), &message)
             } else {
                 path
             };

@@ -3,6 +3,7 @@
 //! client address.
 
 pub mod body;
+pub mod caller;
 pub mod client_ip;
 pub mod error;
 pub mod extract;
@@ -12,6 +13,7 @@ pub mod page;
 pub mod rate_limit;
 pub mod routes;
 pub mod state;
+pub mod wire;
 
 pub use body::within_deadline;
 pub use client_ip::TrustedProxies;

@@ -30,8 +30,8 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use uuid::Uuid;
 
-use crate::auth::caller::bearer;
 use crate::config::Settings;
+use crate::http::caller::bearer;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 

@@ -9,13 +9,16 @@ use crate::auth::throttle::FailureThrottle;
 use crate::config::Settings;
 use crate::http::TrustedProxies;
 use crate::http::rate_limit::RateLimits;
-use crate::photos::PhotoStore;
+use crate::photos::{IngestLimits, PhotoStore};
 use crate::sites::FenceCache;
 use crate::storage::Repo;
+use crate::uploads::Uploads;
 
 pub struct AppState {
     pub repo: Arc<dyn Repo>,
     pub photos: Arc<dyn PhotoStore>,
+    /// What an uploaded photo may be (`MUSTER_PHOTO_MAX_*`).
+    pub photo_limits: IngestLimits,
     pub fences: Arc<FenceCache>,
     pub keys: Keys,
     pub settings: Settings,
@@ -50,10 +53,26 @@ impl AppState {
             login_failures_by_ip: FailureThrottle::new(settings.login_max_failures_per_ip, window),
             rate_limits: RateLimits::new(&settings),
             applog_uploads: crate::applogs::limit::KeyedLimiter::per_minute(settings.applog_batches_per_minute),
+            photo_limits: IngestLimits {
+                max_bytes: settings.photo_max_bytes,
+                max_pixels: settings.photo_max_pixels,
+                max_dimension: settings.photo_max_dimension,
+            },
             repo,
             photos,
             settings,
             metrics,
         })
+    }
+}
+
+impl AppState {
+    /// The ports of photo uploads and claims.
+    pub fn uploads(&self) -> Uploads<'_> {
+        Uploads {
+            repo: &*self.repo,
+            store: &self.photos,
+            limits: &self.photo_limits,
+        }
     }
 }

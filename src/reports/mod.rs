@@ -39,7 +39,7 @@ mod encode;
 mod run;
 
 pub use encode::{COLUMNS, Encoder, Format};
-pub use run::{ReportRun, ReportSpec};
+pub use run::{ReportError, ReportRun, ReportSpec};
 
 use chrono::{DateTime, Days, FixedOffset, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;

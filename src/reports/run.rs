@@ -5,24 +5,32 @@
 //! the answer streams as fast as the client reads it and holds no database connection in
 //! between.
 
-use actix_web::web;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use futures_util::Stream;
 use std::collections::HashMap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 use super::encode::{EncodeError, Encoder, Format};
 use super::{DateRange, ReportRow};
-use crate::access::Family;
+use crate::access::{Caller, Family};
 use crate::audit::{Action, Disclosures};
-use crate::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::state::AppState;
 use crate::reports::{UserDays, discloses_location};
-use crate::storage::reports::EventKey;
-use crate::storage::reports::ReportSubject;
+use crate::storage::reports::{EventKey, ReportSubject};
+use crate::storage::{Repo, StorageError};
+
+/// Why a report stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+type Result<T, E = ReportError> = std::result::Result<T, E>;
 
 /// Rows per page: bounds the memory of one step whatever the range (~16k rows, a few MB
 /// as structs and as much again encoded). Fewer, larger pages mean fewer round trips: 1,000
@@ -51,7 +59,7 @@ enum Subjects {
 }
 
 pub struct ReportRun {
-    state: web::Data<AppState>,
+    repo: Arc<dyn Repo>,
     caller: Caller,
     spec: ReportSpec,
     subjects: Subjects,
@@ -62,19 +70,13 @@ pub struct ReportRun {
     rows: u64,
 }
 
-impl From<EncodeError> for ApiError {
-    fn from(e: EncodeError) -> Self {
-        ApiError::internal(e)
-    }
-}
-
 impl ReportRun {
     /// Prepares a run; a team report learns its members' ids here (ids only, one per user:
     /// a tree walk per page would cost the whole team on every page).
-    pub async fn start(state: web::Data<AppState>, caller: Caller, spec: ReportSpec) -> ApiResult<Self> {
+    pub async fn start(repo: Arc<dyn Repo>, caller: Caller, spec: ReportSpec) -> Result<Self> {
         let subjects = match spec.team_of {
             Some(viewer) => Subjects::Team {
-                ids: state.repo.team_ids(caller.org_id, viewer).await?,
+                ids: repo.team_ids(caller.org_id, viewer).await?,
                 next: 0,
             },
             None => Subjects::Org {
@@ -86,7 +88,7 @@ impl ReportRun {
         Ok(ReportRun {
             window: spec.range.utc_window(),
             encoder: Encoder::new(spec.format)?,
-            state,
+            repo,
             caller,
             spec,
             subjects,
@@ -96,9 +98,9 @@ impl ReportRun {
         })
     }
 
-    async fn next_subjects(&mut self) -> ApiResult<Vec<ReportSubject>> {
+    async fn next_subjects(&mut self) -> Result<Vec<ReportSubject>> {
         let (from, to) = self.window;
-        let repo = &self.state.repo;
+        let repo = &self.repo;
         let org = self.caller.org_id;
         match &mut self.subjects {
             Subjects::Org { done: true, .. } => Ok(Vec::new()),
@@ -130,7 +132,7 @@ impl ReportRun {
     }
 
     /// The next piece of the answer, `None` after the last.
-    pub async fn next_chunk(&mut self) -> ApiResult<Option<Bytes>> {
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
         if self.finished {
             return Ok(None);
         }
@@ -151,22 +153,17 @@ impl ReportRun {
     }
 
     /// The rows of one page of users, grouped by user in page order.
-    async fn page_rows(&self, subjects: &[ReportSubject]) -> ApiResult<Vec<ReportRow>> {
+    async fn page_rows(&self, subjects: &[ReportSubject]) -> Result<Vec<ReportRow>> {
         let ids: Vec<Uuid> = subjects.iter().map(|s| s.id).collect();
         let (from, to) = self.window;
         let org = self.caller.org_id;
         // Whose locations the caller may see and the first page of events do not depend on
         // each other: ask for both at once (two pooled connections).
-        let (sight, mut events) =
-            futures_util::future::try_join(self.caller.sight(&self.state, &[Family::Location], &ids), async {
-                let page = self
-                    .state
-                    .repo
-                    .report_events(org, &ids, from, to, None, EVENT_PAGE)
-                    .await?;
-                Ok::<_, ApiError>(page)
-            })
-            .await?;
+        let (sight, mut events) = futures_util::future::try_join(
+            crate::visibility::sight(&*self.repo, &self.caller, &[Family::Location], &ids),
+            self.repo.report_events(org, &ids, from, to, None, EVENT_PAGE),
+        )
+        .await?;
         let mut users: Vec<(UserDays<'_>, Vec<ReportRow>)> = subjects
             .iter()
             .map(|s| {
@@ -195,7 +192,6 @@ impl ReportRun {
                 _ => break,
             };
             events = self
-                .state
                 .repo
                 .report_events(org, &ids, from, to, Some(after), EVENT_PAGE)
                 .await?;
@@ -210,14 +206,14 @@ impl ReportRun {
 
     /// One `location.disclosed` entry per other user whose location these rows show,
     /// written before the rows leave: if the audit cannot be written, nothing is disclosed.
-    async fn audit(&self, rows: &[ReportRow]) -> ApiResult<()> {
+    async fn audit(&self, rows: &[ReportRow]) -> Result<()> {
         let mut disclosures = Disclosures::new(self.caller.audit());
         let object = format!("attendance_report:{}..{}", self.spec.range.from(), self.spec.range.to());
         for row in rows.iter().filter(|r| discloses_location(r)) {
             disclosures.record(Action::LocationDisclosed, row.user_id, Some(object.clone()));
         }
         if !disclosures.is_empty() {
-            self.state.repo.append_audit(&disclosures.take_entries()).await?;
+            self.repo.append_audit(&disclosures.take_entries()).await?;
         }
         Ok(())
     }

@@ -8,10 +8,10 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::access::Caller;
 use crate::access::{Family, Permission, Scope};
 use crate::applogs::{self, Accepted, Limits, Upload};
 use crate::audit::Disclosures;
-use crate::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use crate::http::{JsonOrProto, List, Query, Reply, page_request};

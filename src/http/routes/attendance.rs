@@ -1,29 +1,30 @@
 //! `/v1/attendance/events`: record check-ins and check-outs (alone or as an offline batch)
-//! and read them back, scoped and redacted. The rules live in `crate::attendance`; this
-//! module parses, authorises and orchestrates.
+//! and read them back, scoped and redacted. The use cases live in `crate::attendance`;
+//! this module parses, authorises, calls them and encodes the answer.
 
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, get, post, web};
 use chrono::{DateTime, FixedOffset, Utc};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use prost::Message;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::access::{Family, Permission, Scope};
-use crate::attendance::input::{BatchBody, EventBody, EventInput, PhotoSource};
-use crate::attendance::record::{AttachedPhoto, Lookup, Recorded, Recorder, later_fix, received_now};
+use super::photos::ingest_part;
+use crate::access::{Caller, Family, Permission, Scope};
+use crate::attendance::check_in::{PendingCheckIn, WithPhoto, check_in, check_in_batch, check_in_with_photo};
+use crate::attendance::error::AttendanceError;
+use crate::attendance::input::{BatchBody, EventBody};
+use crate::attendance::record::{AttachedPhoto, Ports, Recorded, received_now};
 use crate::attendance::redact::{EventView, present};
-use crate::attendance::wire::{BatchItemResult, BatchResult};
-use crate::auth::Caller;
 use crate::field::FieldError;
-use crate::http::error::{ApiError, ApiResult, Code};
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{has_media_type, parse_json};
 use crate::http::state::AppState;
+use crate::http::wire::{BatchItemResult, BatchResult};
 use crate::http::{JsonOrProto, List, Query, Reply, page_request, within_deadline};
 use crate::proto::{self, v1};
-use crate::storage::events::{EventFilter, EventScope, Fix, Kind, Status, StoredEvent};
-use crate::uploads;
+use crate::storage::events::{EventFilter, EventScope, Kind, Status, StoredEvent};
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -41,78 +42,22 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
-/// Checks the photo an event names by `photo_id` (the caller's own, unused, clean), once the
-/// event is known to be new.
-async fn claim_photo(state: &AppState, caller: &Caller, input: &EventInput) -> ApiResult<Option<AttachedPhoto>> {
-    match input.photo_id {
-        None => Ok(None),
-        Some(photo_id) => {
-            let photo = uploads::claim(state, caller, photo_id).await?;
-            Ok(Some(AttachedPhoto {
-                photo_id: photo.photo_id,
-            }))
-        }
+/// The ports the check-in use cases work with.
+fn ports(state: &AppState) -> Ports<'_> {
+    Ports {
+        repo: &*state.repo,
+        fences: &state.fences,
+        uploads: state.uploads(),
     }
 }
 
-/// What a validated event whose photo, if any, is named by `photo_id` comes to before it
-/// is judged: the stored answer for a retry, or a new event with its photo claimed.
-enum Admitted {
-    Replayed(StoredEvent),
-    /// A new event, its photo and the user's previous fix.
-    New(EventInput, PhotoSource, Option<AttachedPhoto>, Option<Fix>),
-}
-
-async fn admit(
-    state: &AppState,
-    caller: &Caller,
-    recorder: &Recorder<'_>,
-    input: EventInput,
-    lookup: Lookup,
-) -> ApiResult<Admitted> {
-    let source = input.photo_source(false);
-    let previous = match lookup {
-        Lookup::Replayed(existing) => return Ok(Admitted::Replayed(*existing)),
-        Lookup::New(previous) => previous,
-    };
-    match claim_photo(state, caller, &input).await {
-        Ok(photo) => Ok(Admitted::New(input, source, photo, previous)),
-        // A concurrent twin of this request may have attached the photo between the look-up
-        // above and the claim: then its event is this request's answer.
-        Err(refused) => match recorder.look_up(&input, source).await? {
-            Lookup::Replayed(existing) => Ok(Admitted::Replayed(*existing)),
-            Lookup::New(_) => Err(refused),
-        },
+/// 201 for a new event, 200 for the original answer to a retry.
+fn status_of(recorded: &Recorded) -> StatusCode {
+    if recorded.created() {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
     }
-}
-
-/// Records one validated event sent alone, given its look-up.
-async fn record_one(
-    state: &AppState,
-    caller: &Caller,
-    recorder: &Recorder<'_>,
-    input: EventInput,
-    lookup: Lookup,
-) -> ApiResult<Recorded> {
-    match admit(state, caller, recorder, input, lookup).await? {
-        Admitted::Replayed(existing) => Ok(Recorded::Replayed(existing)),
-        Admitted::New(input, source, photo, previous) => recorder.record(input, source, photo, true, previous).await,
-    }
-}
-
-/// A recorder for one event, with that event's look-up.
-async fn open_one<'a>(
-    state: &'a AppState,
-    caller: &'a Caller,
-    received_at: DateTime<Utc>,
-    input: &EventInput,
-    photo: PhotoSource,
-) -> ApiResult<(Recorder<'a>, Lookup)> {
-    let (recorder, mut lookups) = Recorder::open(state, caller, received_at, &[(input, photo)]).await?;
-    let lookup = lookups
-        .pop()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an event look-up answered nothing")))??;
-    Ok((recorder, lookup))
 }
 
 /// Reads a multipart part whole, within `limit` bytes.
@@ -137,7 +82,7 @@ fn decode_event_part(content_type: Option<&str>, bytes: &[u8]) -> ApiResult<Even
     if essence == proto::MEDIA_TYPE {
         let message = v1::AttendanceEvent::decode(bytes)
             .map_err(|e| ApiError::malformed(format!("the event part is not a valid protobuf message: {e}")))?;
-        EventBody::try_from(message)
+        Ok(EventBody::try_from(message)?)
     } else if essence.is_empty() || essence == "application/json" || essence == "text/plain" {
         parse_json(bytes)
     } else {
@@ -149,64 +94,50 @@ fn decode_event_part(content_type: Option<&str>, bytes: &[u8]) -> ApiResult<Even
 }
 
 /// A multipart check-in: an `event` part, then an optional `photo` part. The event is
-/// checked for a retry before the photo is read, so a resent form stores no second photo;
-/// its identity is the event plus "sent with a photo part" (see `PhotoSource::Part`).
+/// checked for a retry before the photo is read, so a resent form stores no second photo.
 async fn record_multipart(
     req: &HttpRequest,
     state: &AppState,
     caller: &Caller,
     payload: web::Payload,
-) -> ApiResult<(Recorded, StatusCode)> {
+) -> ApiResult<Recorded> {
     let received_at = received_now();
     let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-    let mut event: Option<(Recorder<'_>, EventInput, Option<Fix>)> = None;
+    let mut pending: Option<PendingCheckIn<'_>> = None;
     let mut photo = None;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| ApiError::malformed(format!("the multipart body is malformed: {e}")))?;
         match field.name() {
-            Some("event") if event.is_none() => {
+            Some("event") if pending.is_none() => {
                 let content_type = field.content_type().map(|m| m.essence_str().to_owned());
                 let bytes = within_deadline(req, read_part(&mut field, state.settings.json_body_limit_bytes)).await??;
                 let input = decode_event_part(content_type.as_deref(), &bytes)?.validate(received_at)?;
-                if input.photo_id.is_some() {
-                    return Err(ApiError::field(
-                        "photo_id",
-                        "give either a photo_id or a photo part, not both",
-                    ));
-                }
-                let (recorder, lookup) = open_one(state, caller, received_at, &input, PhotoSource::Part).await?;
-                match lookup {
-                    Lookup::Replayed(existing) => return Ok((Recorded::Replayed(*existing), StatusCode::OK)),
-                    Lookup::New(previous) => event = Some((recorder, input, previous)),
+                match check_in_with_photo(ports(state), caller, received_at, input).await? {
+                    WithPhoto::Replayed(existing) => return Ok(Recorded::Replayed(existing)),
+                    WithPhoto::New(waiting) => pending = Some(waiting),
                 }
             }
             Some("photo") if photo.is_none() => {
-                if event.is_none() {
+                if pending.is_none() {
                     return Err(ApiError::field(
                         "event",
                         "the event part must come before the photo part",
                     ));
                 }
-                photo = Some(uploads::ingest_part(req, state, caller, field).await?);
+                photo = Some(ingest_part(req, state, caller, field).await?);
             }
             // Other parts are not read: nothing but the event and its photo is kept.
             _ => {}
         }
     }
-    let (recorder, input, previous) = event.ok_or_else(|| ApiError::field("event", "the form has no `event` part"))?;
+    let pending = pending.ok_or_else(|| ApiError::field("event", "the form has no `event` part"))?;
     let photo = photo.map(|p| AttachedPhoto { photo_id: p.photo_id });
-    let recorded = recorder.record(input, PhotoSource::Part, photo, true, previous).await?;
-    let status = if recorded.created() {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((recorded, status))
+    Ok(pending.record(photo).await?)
 }
 
 /// One event, redacted for the caller.
 async fn present_one(state: &AppState, caller: &Caller, event: StoredEvent) -> ApiResult<EventView> {
-    present(state, caller, vec![event])
+    present(&*state.repo, caller, vec![event])
         .await?
         .views
         .pop()
@@ -236,7 +167,7 @@ pub async fn record(
     payload: web::Payload,
 ) -> ApiResult<Reply<EventView, v1::RecordedEvent>> {
     caller.require(Permission::AttendanceRecord)?;
-    let (recorded, status) = if has_media_type(&req, "multipart/form-data") {
+    let recorded = if has_media_type(&req, "multipart/form-data") {
         record_multipart(&req, &state, &caller, payload).await?
     } else {
         let body = JsonOrProto::<EventBody, v1::AttendanceEvent>::from_request(&req, &mut payload.into_inner())
@@ -245,31 +176,20 @@ pub async fn record(
             .await?;
         let received_at = received_now();
         let input = body.validate(received_at)?;
-        let (recorder, lookup) = open_one(&state, &caller, received_at, &input, input.photo_source(false)).await?;
-        let recorded = record_one(&state, &caller, &recorder, input, lookup).await?;
-        let status = if recorded.created() {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
-        (recorded, status)
+        check_in(ports(&state), &caller, received_at, input).await?
     };
+    let status = status_of(&recorded);
     let view = present_one(&state, &caller, recorded.into_event()).await?;
     Ok(Reply::new(status, view))
 }
 
-/// A failure that belongs to one batch item (the rest go on); anything else fails the batch.
-fn item_error(e: ApiError) -> ApiResult<BatchItemResult> {
-    match e.code() {
-        Code::ValidationFailed | Code::Conflict => {
-            let problem = e.problem();
-            Ok(BatchItemResult {
-                status_code: problem.status,
-                event: None,
-                error: Some(problem),
-            })
-        }
-        _ => Err(e),
+/// A batch item's failure as its result: the problem it would have answered alone.
+fn failed_item(e: AttendanceError) -> BatchItemResult {
+    let problem = ApiError::from(e).problem();
+    BatchItemResult {
+        status_code: problem.status,
+        event: None,
+        error: Some(problem),
     }
 }
 
@@ -301,75 +221,38 @@ pub async fn batch(
         ));
     }
     let received_at = received_now();
-    let mut results: Vec<Option<BatchItemResult>> = Vec::with_capacity(body.events.len());
-    let mut valid = Vec::new();
-    for (i, item) in body.events.into_iter().enumerate() {
-        match item.0.and_then(|b| b.validate(received_at)) {
-            Ok(input) => {
-                valid.push((i, input));
-                results.push(None);
-            }
-            Err(e) => results.push(Some(item_error(e)?)),
-        }
-    }
-    // Judged in captured_at order (ties in the order sent): each event's previous event is
-    // the later of the stored one and the batch's own event judged just before it.
-    valid.sort_by_key(|(i, input)| (input.captured_at, *i));
-    let mut recorded = Vec::with_capacity(valid.len());
-    let mut judged = Vec::with_capacity(valid.len());
-    let mut last_judged = None;
-    let events: Vec<_> = valid
-        .iter()
-        .map(|(_, input)| (input, input.photo_source(false)))
-        .collect();
-    let (recorder, lookups) = Recorder::open(&state, &caller, received_at, &events).await?;
-    for ((i, input), lookup) in valid.into_iter().zip(lookups) {
-        let admitted = match lookup {
-            Ok(lookup) => admit(&state, &caller, &recorder, input, lookup).await,
-            Err(e) => Err(e),
-        };
-        match admitted {
-            Ok(Admitted::Replayed(existing)) => recorded.push((i, Recorded::Replayed(existing))),
-            Ok(Admitted::New(input, source, photo, stored_previous)) => {
-                let previous = later_fix(stored_previous, last_judged);
-                let event = recorder.judge(input, source, photo, false, previous);
-                last_judged = Some(event.fix);
-                judged.push((i, event));
-            }
-            Err(e) => results[i] = Some(item_error(e)?),
-        }
-    }
-    // Stored all at once, so the whole batch shares a commit or two instead of one each.
-    let stores = judged
+    let items = body
+        .events
         .into_iter()
-        .map(|(i, event)| recorder.store(event).map(move |outcome| (i, outcome)));
-    for (i, outcome) in futures_util::future::join_all(stores).await {
-        match outcome {
-            Ok(r) => recorded.push((i, r)),
-            Err(e) => results[i] = Some(item_error(e)?),
-        }
-    }
-    let codes: Vec<(usize, u16)> = recorded
-        .iter()
-        .map(|(i, r)| (*i, if r.created() { 201 } else { 200 }))
+        .map(|item| item.0.and_then(|b| b.validate(received_at)))
         .collect();
-    let views = present(
-        &state,
+    let outcomes = check_in_batch(ports(&state), &caller, received_at, items).await?;
+    // The recorded events are redacted together: one relation query and one audit write.
+    let mut views = present(
+        &*state.repo,
         &caller,
-        recorded.into_iter().map(|(_, r)| r.into_event()).collect(),
+        outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok().map(|r| r.event().clone()))
+            .collect(),
     )
     .await?
-    .views;
-    for ((i, status_code), view) in codes.into_iter().zip(views) {
-        results[i] = Some(BatchItemResult {
-            status_code,
-            event: Some(view),
-            error: None,
-        });
-    }
-    let results = results
+    .views
+    .into_iter();
+    let results = outcomes
         .into_iter()
-        .map(|r| r.ok_or_else(|| ApiError::internal(anyhow::anyhow!("batch item without a result"))))
+        .map(|outcome| match outcome {
+            Ok(recorded) => Ok(BatchItemResult {
+                status_code: status_of(&recorded).as_u16(),
+                event: Some(
+                    views
+                        .next()
+                        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("presented fewer events")))?,
+                ),
+                error: None,
+            }),
+            Err(e) => Ok(failed_item(e)),
+        })
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(Reply::ok(BatchResult { results }))
 }
@@ -426,7 +309,7 @@ pub async fn list(
                 .get_user(caller.org_id, user_id)
                 .await?
                 .ok_or_else(ApiError::not_found)?;
-            if !caller.sees(&state, Family::Attendance, &subject).await? {
+            if !crate::visibility::sees(&*state.repo, &caller, Family::Attendance, &subject).await? {
                 return Err(ApiError::not_found());
             }
             EventScope::User(user_id)
@@ -443,7 +326,7 @@ pub async fn list(
         status: p.status,
     };
     let events = state.repo.list_events(caller.org_id, &filter, page).await?;
-    let items = present(&state, &caller, events.items).await?.views;
+    let items = present(&*state.repo, &caller, events.items).await?.views;
     let page = crate::storage::Page {
         items,
         next: events.next,
@@ -475,7 +358,7 @@ pub async fn get(
         .get_user(caller.org_id, event.user_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    if !caller.sees(&state, Family::Attendance, &subject).await? {
+    if !crate::visibility::sees(&*state.repo, &caller, Family::Attendance, &subject).await? {
         return Err(ApiError::not_found());
     }
     Ok(Reply::ok(present_one(&state, &caller, event).await?))

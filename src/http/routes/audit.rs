@@ -6,9 +6,9 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::access::Caller;
 use crate::access::Permission;
 use crate::audit::Action;
-use crate::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use crate::http::{List, Query, page_request};

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::access::Caller;
 use crate::audit::{Action, AuditContext};
-use crate::auth::{Caller, password, refresh};
+use crate::auth::{password, refresh};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use crate::http::{Json, RequestId};

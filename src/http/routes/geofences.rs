@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::access::Caller;
 use crate::access::Permission;
 use crate::attendance::location_reasons;
 use crate::audit::Action;
-use crate::auth::Caller;
 use crate::field::FieldError;
 use crate::geofence::{Fence, FenceIndex, FenceShape, LatLon, parse_geometry};
 use crate::http::error::{ApiError, ApiResult};

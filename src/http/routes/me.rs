@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::access::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use crate::storage::users::User;

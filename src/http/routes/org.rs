@@ -4,9 +4,9 @@ use actix_web::{HttpResponse, get, patch, put, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::access::Caller;
 use crate::access::{Permission, PermissionSet, Role};
 use crate::audit::Action;
-use crate::auth::Caller;
 use crate::field::FieldError;
 use crate::http::Json;
 use crate::http::error::{ApiError, ApiResult};

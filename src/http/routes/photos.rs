@@ -11,17 +11,20 @@ use std::time::Duration;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::access::Caller;
 use crate::access::{Family, Permission};
 use crate::attendance::redact::Visibility;
 use crate::audit::{Action, Disclosures};
-use crate::auth::Caller;
 use crate::field::FieldError;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::has_media_type;
 use crate::http::state::AppState;
+use crate::http::within_deadline;
 use crate::photos::PhotoKey;
+use crate::photos::read_limited;
 use crate::storage::photos::{PhotoRecord, PhotoStatus};
-use crate::uploads::{self, PhotoRef};
+use crate::uploads::PhotoRef;
+use futures_util::Stream;
 
 /// The image types a phone may send.
 const IMAGE_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
@@ -45,6 +48,32 @@ pub struct Presigned {
     headers: BTreeMap<String, String>,
 }
 
+/// Reads an upload stream within the size limit and the body deadline, then stores and
+/// records it.
+pub(crate) async fn ingest_stream<S, E>(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    stream: S,
+) -> ApiResult<PhotoRef>
+where
+    S: Stream<Item = Result<web::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let raw = within_deadline(req, read_limited(stream, state.photo_limits.max_bytes)).await??;
+    Ok(state.uploads().upload(caller, raw).await?)
+}
+
+/// The `photo` part of a multipart form (an upload, or a check-in with its photo).
+pub(crate) async fn ingest_part(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    field: actix_multipart::Field,
+) -> ApiResult<PhotoRef> {
+    ingest_stream(req, state, caller, field.map(|chunk| chunk.map_err(|e| e.to_string()))).await
+}
+
 #[utoipa::path(post, path = "/v1/photos", tag = "photos",
     request_body(content = Vec<u8>, description = "the raw image (`image/jpeg`, `image/png`, `image/webp`), or `multipart/form-data` with a `photo` part",
         content_type = "image/jpeg"),
@@ -65,13 +94,13 @@ pub async fn upload(
         while let Some(field) = form.next().await {
             let field = field.map_err(|e| ApiError::malformed(format!("the multipart body is malformed: {e}")))?;
             if field.name() == Some("photo") && photo.is_none() {
-                photo = Some(uploads::ingest_part(&req, &state, &caller, field).await?);
+                photo = Some(ingest_part(&req, &state, &caller, field).await?);
             }
             // Other parts are not read: nothing but the photo is kept.
         }
         photo.ok_or_else(|| ApiError::field("photo", "the form has no `photo` part"))?
     } else if IMAGE_TYPES.iter().any(|t| has_media_type(&req, t)) || has_media_type(&req, "application/octet-stream") {
-        uploads::ingest_stream(&req, &state, &caller, payload).await?
+        ingest_stream(&req, &state, &caller, payload).await?
     } else {
         return Err(ApiError::unsupported_media_type(
             "send image/jpeg, image/png, image/webp or multipart/form-data",
@@ -157,10 +186,12 @@ pub async fn event_photo(state: web::Data<AppState>, caller: Caller, id: web::Pa
         .ok_or_else(ApiError::not_found)?;
     // Whoever may not see the event's photo may not learn it has one.
     let visibility = Visibility {
-        location: caller.sees(&state, Family::Location, &subject).await?,
-        photo: caller.sees(&state, Family::Photo, &subject).await?,
+        location: crate::visibility::sees(&*state.repo, &caller, Family::Location, &subject).await?,
+        photo: crate::visibility::sees(&*state.repo, &caller, Family::Photo, &subject).await?,
     };
-    if !(caller.sees(&state, Family::Attendance, &subject).await? && visibility.photo_shown()) {
+    if !(crate::visibility::sees(&*state.repo, &caller, Family::Attendance, &subject).await?
+        && visibility.photo_shown())
+    {
         return Err(ApiError::not_found());
     }
     if photo.status != PhotoStatus::Ready {

@@ -6,9 +6,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::access::Caller;
 use crate::access::Permission;
 use crate::audit::{Action, Disclosures};
-use crate::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use crate::privacy;

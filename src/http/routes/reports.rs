@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::access::Caller;
 use crate::access::{Family, Permission, Scope};
-use crate::auth::Caller;
 use crate::http::Query;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
@@ -102,7 +102,7 @@ pub async fn attendance(state: web::Data<AppState>, caller: Caller, req: HttpReq
         org_timezone: org.timezone.parse().unwrap_or(chrono_tz::UTC),
         format,
     };
-    let mut run = ReportRun::start(state, caller, spec).await?;
+    let mut run = ReportRun::start(state.repo.clone(), caller, spec).await?;
     // The first page runs before the status line is sent, so that a database that is down
     // answers 503 rather than a truncated 200.
     let first = run.next_chunk().await?.unwrap_or_default();

@@ -5,9 +5,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::access::Caller;
 use crate::access::Permission;
 use crate::audit::Action;
-use crate::auth::Caller;
 use crate::field::FieldError;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;

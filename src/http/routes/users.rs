@@ -11,9 +11,10 @@ use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::access::Caller;
 use crate::access::{Family, Permission, Role, Scope};
 use crate::audit::Action;
-use crate::auth::{Caller, password};
+use crate::auth::password;
 use crate::field::FieldError;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
@@ -137,7 +138,7 @@ async fn visible_user(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<
         .get_user(caller.org_id, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    if user.id == caller.user_id || caller.sees(state, Family::Users, &user).await? {
+    if user.id == caller.user_id || crate::visibility::sees(&*state.repo, &caller, Family::Users, &user).await? {
         Ok(user)
     } else {
         Err(ApiError::not_found())
@@ -286,7 +287,7 @@ async fn visible_user_or_managed(state: &AppState, caller: &Caller, id: Uuid) ->
         .ok_or_else(ApiError::not_found)?;
     if !caller.has(Permission::UsersManage)
         && target.id != caller.user_id
-        && !caller.sees(state, Family::Users, &target).await?
+        && !crate::visibility::sees(&*state.repo, &caller, Family::Users, &target).await?
     {
         return Err(ApiError::not_found());
     }
