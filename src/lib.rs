@@ -13,6 +13,7 @@ pub mod config;
 pub mod field;
 pub mod geofence;
 pub mod http;
+pub mod limit;
 pub mod org;
 pub mod photos;
 pub mod privacy;

@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::http::error::ApiError;
 use crate::http::routes;
 use crate::http::state::AppState;
-use crate::http::{observe, rate_limit};
+use crate::http::{middleware, observe};
 use crate::storage::{DbOptions, Repo};
 use crate::{bootstrap, photos, privacy, storage, telemetry};
 
@@ -96,7 +96,7 @@ impl Application {
                 .app_data(api_state.clone())
                 .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()))
                 // Inside `observe`, so refused requests are logged, measured and carry an id.
-                .wrap(from_fn(rate_limit::middleware))
+                .wrap(from_fn(middleware::rate_limit))
                 .wrap(from_fn(observe::middleware))
                 .configure(routes::configure)
                 .default_service(web::to(not_found));

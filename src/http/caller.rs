@@ -7,22 +7,15 @@
 //! why a token was refused.
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
+use super::bearer::bearer;
 use crate::access::Caller;
 use crate::http::RequestId;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::storage::users::UserStatus;
-
-/// The bearer token of a request, if it sent one (also read by the rate limiter).
-pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
-}
 
 impl FromRequest for Caller {
     type Error = ApiError;

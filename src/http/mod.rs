@@ -2,11 +2,13 @@
 //! answer with precise problems, the body-read deadline, rate limits, pagination, the
 //! client address.
 
+pub mod bearer;
 pub mod body;
 pub mod caller;
 pub mod client_ip;
 pub mod error;
 pub mod extract;
+pub mod middleware;
 pub mod negotiate;
 pub mod observe;
 pub mod page;

@@ -26,7 +26,7 @@ pub struct AppState {
     pub login_failures_by_account: FailureThrottle,
     pub login_failures_by_ip: FailureThrottle,
     /// App-log uploads per user (`MUSTER_APPLOG_BATCHES_PER_MINUTE`).
-    pub applog_uploads: crate::applogs::limit::KeyedLimiter<uuid::Uuid>,
+    pub applog_uploads: crate::limit::KeyedLimiter<uuid::Uuid>,
     pub metrics: PrometheusHandle,
     pub rate_limits: RateLimits,
 }
@@ -52,7 +52,7 @@ impl AppState {
             login_failures_by_account: FailureThrottle::new(settings.login_max_failures_per_account, window),
             login_failures_by_ip: FailureThrottle::new(settings.login_max_failures_per_ip, window),
             rate_limits: RateLimits::new(&settings),
-            applog_uploads: crate::applogs::limit::KeyedLimiter::per_minute(settings.applog_batches_per_minute),
+            applog_uploads: crate::limit::KeyedLimiter::per_minute(settings.applog_batches_per_minute),
             photo_limits: IngestLimits {
                 max_bytes: settings.photo_max_bytes,
                 max_pixels: settings.photo_max_pixels,
