@@ -170,7 +170,7 @@ impl PhotoStore for MeteredStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::photos::FileStore;
+    use crate::photos::local::FileStore;
 
     #[test]
     fn every_operation_is_counted_and_timed_by_outcome() {

@@ -2,7 +2,7 @@
 //!
 //! Photos are personal data and an attack surface, so this module owns both halves:
 //! - [`PhotoStore`] keeps bytes under server-made [`PhotoKey`]s, on local disk
-//!   (`file://`) or in S3 (`s3://`), chosen by [`open`] from `MUSTER_PHOTO_STORE`.
+//!   (`file://`) or in S3 (`s3://`), chosen by [`open`](fn@open) from `MUSTER_PHOTO_STORE`.
 //! - [`ingest`] turns untrusted upload bytes into a [`CleanPhoto`]: only JPEG, PNG and
 //!   WebP, pixel floods refused from the header before any decoding, the image proven
 //!   to decode under bounded memory, every metadata block (EXIF with GPS, XMP, IPTC,
@@ -29,6 +29,7 @@
 mod ingest;
 mod local;
 mod metered;
+mod open;
 mod pending;
 mod s3;
 mod store;
@@ -36,8 +37,7 @@ mod store;
 pub use ingest::{CleanPhoto, IngestError, IngestLimits, ingest, read_limited};
 pub use local::FileStore;
 pub use metered::MeteredStore;
+pub use open::open;
 pub use pending::{FinalizeError, PendingPhoto, finalize_upload};
 pub use s3::{S3Options, S3Store};
-pub use store::{
-    ListedPage, ListedPhoto, PhotoKey, PhotoListing, PhotoStore, PresignedPut, StoreError, StoredPhoto, open,
-};
+pub use store::{ListedPage, ListedPhoto, PhotoKey, PhotoListing, PhotoStore, PresignedPut, StoreError, StoredPhoto};
