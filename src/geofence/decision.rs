@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::index::{Fence, FenceIndex, Hits, Query};
+use super::index::{FenceIndex, FenceRef, Hits, Query};
 use super::metric::{EARTH_RADIUS_M, LatLon, chord2_to_m, m_to_chord2};
 
 /// How a location's reported accuracy enters the verdict (the org policy's `accuracy_rule`).
@@ -35,26 +35,6 @@ pub enum Verdict {
     Outside,
     Uncertain,
     NoGeofence,
-}
-
-/// The fence (and version) an event was judged against.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FenceRef {
-    pub id: Uuid,
-    pub version: i32,
-    pub name: String,
-    pub site_id: Uuid,
-}
-
-impl From<&Fence> for FenceRef {
-    fn from(f: &Fence) -> Self {
-        Self {
-            id: f.id,
-            version: f.version,
-            name: f.name.clone(),
-            site_id: f.site_id,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,6 +1,10 @@
 //! The per-organisation fence index: everything a decision needs, prepared once when the
 //! org's active fences are loaded, so a check-in costs about a microsecond.
 //!
+//! The fences it is built from ([`Fence`]) and the reference a decision names
+//! ([`FenceRef`], made once per fence when the index is built) are defined here, so that
+//! `decision` builds on the index and the index needs nothing from it.
+//!
 //! * A packed R-tree (`bvh`) over every fence's box in unit-sphere space (no seam, no pole
 //!   problem): the fences whose box holds the point are the only containment candidates,
 //!   and the box distance is a lower bound for the nearest-fence search. Each site has its
@@ -18,12 +22,12 @@
 
 use std::collections::HashMap;
 
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::antimeridian::frame_longitudes;
 use super::boundary::{Boundary, SphereStore};
 use super::bvh::{Bvh, Frontier, Tops, narrow};
-use super::decision::FenceRef;
 use super::metric::{Box3, EARTH_RADIUS_M, LatLon, V3, box_union, cap_box, chord2, lon_lat_rect_box};
 use super::planar::{Location, Part, PlanarStore};
 use super::shape::{FenceShape, Geometry};
@@ -36,6 +40,26 @@ pub struct Fence {
     pub name: String,
     pub site_id: Uuid,
     pub shape: FenceShape,
+}
+
+/// The fence (and version) an event was judged against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FenceRef {
+    pub id: Uuid,
+    pub version: i32,
+    pub name: String,
+    pub site_id: Uuid,
+}
+
+impl From<&Fence> for FenceRef {
+    fn from(f: &Fence) -> Self {
+        Self {
+            id: f.id,
+            version: f.version,
+            name: f.name.clone(),
+            site_id: f.site_id,
+        }
+    }
 }
 
 /// Sites with fewer fences are bare leaves (two for ten fences); a root pays from about

@@ -47,8 +47,8 @@ mod planar;
 mod shape;
 mod topology;
 
-pub use decision::{AccuracyRule, FenceDecision, FenceRef, Verdict};
+pub use decision::{AccuracyRule, FenceDecision, Verdict};
 pub use error::GeofenceError;
-pub use index::{Fence, FenceIndex};
+pub use index::{Fence, FenceIndex, FenceRef};
 pub use metric::{EARTH_RADIUS_M, LatLon, haversine_m};
 pub use shape::{FenceShape, GeometryLimits, ShapeKind, parse_geometry};

@@ -16,8 +16,8 @@ use geo::{Coord, Line};
 use rstar::{AABB, RTree, RTreeObject};
 
 use super::antimeridian::is_seam_edge;
+use super::error::{Errors, Paths, fmt_coord};
 use super::planar::{Location, PlanarPolygon};
-use super::shape::{Errors, Paths, fmt_coord};
 use geo::kernels::{Kernel, Orientation, RobustKernel};
 
 /// One part (polygon) as written: rings of coordinates, exterior first.
