@@ -7,7 +7,6 @@
 //! The subject's own data is shown in full (their
 //! locations, device details, IP addresses), whoever asked with the right to ask.
 
-use actix_web::web;
 use chrono::Utc;
 use futures_util::Stream;
 use serde::Serialize;
@@ -16,18 +15,18 @@ use uuid::Uuid;
 
 use crate::attendance::redact::{Visibility, view};
 use crate::audit::Action;
-use crate::http::state::AppState;
 use crate::storage::applogs::AppLogFilter;
 use crate::storage::audit::AuditFilter;
 use crate::storage::events::{EventFilter, EventScope};
 use crate::storage::users::User;
 use crate::storage::users::UserScope;
-use crate::storage::{Page, PageRequest};
+use crate::storage::{Page, PageRequest, Repo};
+use std::sync::Arc;
 
 /// Rows fetched per database round trip.
 const PAGE: u32 = 500;
 
-type Chunk = Result<web::Bytes, std::io::Error>;
+type Chunk = Result<bytes::Bytes, std::io::Error>;
 
 /// A photo as the export lists it.
 #[derive(Serialize)]
@@ -46,7 +45,7 @@ struct Writer {
 
 impl Writer {
     async fn raw(&mut self, text: String) -> bool {
-        self.tx.send(Ok(web::Bytes::from(text))).await.is_ok()
+        self.tx.send(Ok(bytes::Bytes::from(text))).await.is_ok()
     }
 
     /// Opens a JSON array member named `name`.
@@ -100,11 +99,11 @@ impl Writer {
 
 /// Streams the export of `subject`. A database failure mid-way ends the stream with an
 /// error, so the client sees a broken download, never a silently truncated document.
-pub fn stream(state: web::Data<AppState>, subject: User) -> impl Stream<Item = Chunk> {
+pub fn stream(repo: Arc<dyn Repo>, subject: User) -> impl Stream<Item = Chunk> {
     let (tx, rx) = mpsc::channel::<Chunk>(8);
     tokio::spawn(async move {
         let error_tx = tx.clone();
-        if let Err(e) = write(&state, subject, Writer { tx, first: true }).await {
+        if let Err(e) = write(&*repo, subject, Writer { tx, first: true }).await {
             tracing::error!(error = %e, "export failed part-way");
             let _ = error_tx.send(Err(std::io::Error::other("export failed"))).await;
         }
@@ -112,7 +111,7 @@ pub fn stream(state: web::Data<AppState>, subject: User) -> impl Stream<Item = C
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) })
 }
 
-async fn write(state: &AppState, subject: User, mut out: Writer) -> anyhow::Result<()> {
+async fn write(repo: &dyn Repo, subject: User, mut out: Writer) -> anyhow::Result<()> {
     let (org_id, user_id) = (subject.org_id, subject.id);
     let head = serde_json::json!({ "exported_at": Utc::now(), "profile": subject });
     let head = head.to_string();
@@ -136,7 +135,7 @@ async fn write(state: &AppState, subject: User, mut out: Writer) -> anyhow::Resu
     if !out
         .paged(
             "events",
-            |page| state.repo.list_events(org_id, events, page),
+            |page| repo.list_events(org_id, events, page),
             |e| view(e, everything),
         )
         .await?
@@ -144,18 +143,14 @@ async fn write(state: &AppState, subject: User, mut out: Writer) -> anyhow::Resu
         return Ok(());
     }
     if !out
-        .paged(
-            "event_details",
-            |page| state.repo.event_details(org_id, user_id, page),
-            |d| d,
-        )
+        .paged("event_details", |page| repo.event_details(org_id, user_id, page), |d| d)
         .await?
     {
         return Ok(());
     }
 
     out.open("photos").await;
-    for photo in state.repo.user_photos(org_id, user_id).await? {
+    for photo in repo.user_photos(org_id, user_id).await? {
         let entry = PhotoEntry {
             photo_id: photo.id,
             sha256: photo.sha256,
@@ -176,7 +171,7 @@ async fn write(state: &AppState, subject: User, mut out: Writer) -> anyhow::Resu
     };
     let logs = &logs;
     if !out
-        .paged("app_logs", |page| state.repo.list_app_logs(org_id, logs, page), |l| l)
+        .paged("app_logs", |page| repo.list_app_logs(org_id, logs, page), |l| l)
         .await?
     {
         return Ok(());
@@ -192,11 +187,7 @@ async fn write(state: &AppState, subject: User, mut out: Writer) -> anyhow::Resu
     };
     let disclosures = &disclosures;
     if !out
-        .paged(
-            "disclosures",
-            |page| state.repo.list_audit(org_id, disclosures, page),
-            |d| d,
-        )
+        .paged("disclosures", |page| repo.list_audit(org_id, disclosures, page), |d| d)
         .await?
     {
         return Ok(());

@@ -72,7 +72,7 @@ async fn export(state: web::Data<AppState>, caller: &Caller, subject_id: Uuid) -
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((actix_web::http::header::CACHE_CONTROL, "private, no-store"))
-        .streaming(privacy::export::stream(state, subject)))
+        .streaming(privacy::export::stream(state.repo.clone(), subject)))
 }
 
 #[utoipa::path(get, path = "/v1/me/export", tag = "privacy",
