@@ -101,7 +101,11 @@ fn load() -> Vec<File> {
     paths
         .into_iter()
         .map(|path| {
-            let rel = path.strip_prefix(&src).expect("below src").to_string_lossy().replace('\\', "/");
+            let rel = path
+                .strip_prefix(&src)
+                .expect("below src")
+                .to_string_lossy()
+                .replace('\\', "/");
             let text = std::fs::read_to_string(&path).expect("read source");
             File {
                 module: module_of(&rel),
@@ -162,7 +166,13 @@ fn expand(found: &mut Vec<Vec<String>>, prefix: Vec<String>, tree: &str) {
     let tree = tree.trim();
     if let Some(open) = tree.find('{') {
         let mut base = prefix;
-        base.extend(tree[..open].split("::").map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned));
+        base.extend(
+            tree[..open]
+                .split("::")
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        );
         let inner = &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())];
         let (mut depth, mut start) = (0, 0);
         for (k, c) in inner.char_indices() {
@@ -289,7 +299,9 @@ fn storage_imports_only_the_vocabulary_and_nothing_below_http_imports_the_wiring
                 continue;
             }
             if a == "storage" && !VOCABULARY.contains(&b) {
-                wrong.push(format!("{from} -> {to}: storage speaks its own records and the vocabulary only"));
+                wrong.push(format!(
+                    "{from} -> {to}: storage speaks its own records and the vocabulary only"
+                ));
             }
             if VOCABULARY.contains(&a) && !VOCABULARY.contains(&b) {
                 wrong.push(format!("{from} -> {to}: the vocabulary imports nothing above it"));
@@ -315,13 +327,20 @@ fn only_the_http_layer_names_actix_or_the_api_error() {
 
 #[test]
 fn the_checker_sees_a_circle_and_a_crate_path() {
-    let code = code_of("use crate::a::{b::C, d as e}; // use crate::z;\nfn f() { super::g::h(); }\n#[cfg(test)]\nuse crate::t;");
+    let code = code_of(
+        "use crate::a::{b::C, d as e}; // use crate::z;\nfn f() { super::g::h(); }\n#[cfg(test)]\nuse crate::t;",
+    );
     let found = paths(&code);
     assert!(found.contains(&vec!["crate".into(), "a".into(), "b".into(), "C".into()]));
     assert!(found.contains(&vec!["crate".into(), "a".into(), "d".into()]));
     assert!(found.contains(&vec!["super".into(), "g".into(), "h".into()]));
-    assert!(!found.iter().any(|p| p.contains(&"z".to_owned()) || p.contains(&"t".to_owned())));
-    let graph: BTreeMap<&str, BTreeSet<&str>> =
-        [("a", ["b"].into()), ("b", ["c"].into()), ("c", ["a"].into())].into_iter().collect();
+    assert!(
+        !found
+            .iter()
+            .any(|p| p.contains(&"z".to_owned()) || p.contains(&"t".to_owned()))
+    );
+    let graph: BTreeMap<&str, BTreeSet<&str>> = [("a", ["b"].into()), ("b", ["c"].into()), ("c", ["a"].into())]
+        .into_iter()
+        .collect();
     assert_eq!(find_cycle(&graph), Some(vec!["a", "b", "c", "a"]));
 }

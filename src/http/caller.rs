@@ -12,8 +12,8 @@ use futures_util::future::LocalBoxFuture;
 
 use super::bearer::bearer;
 use crate::access::Caller;
-use crate::http::RequestId;
 use crate::http::error::ApiError;
+use crate::http::observe::RequestId;
 use crate::http::state::AppState;
 use crate::storage::users::UserStatus;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::auth::jwt::Keys;
 use crate::auth::throttle::FailureThrottle;
 use crate::config::Settings;
-use crate::http::TrustedProxies;
+use crate::http::client_ip::TrustedProxies;
 use crate::http::rate_limit::RateLimits;
 use crate::photos::{IngestLimits, PhotoStore};
 use crate::sites::FenceCache;

@@ -5,8 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::attendance::redact::EventView;
-use crate::http::List;
 use crate::http::error::Problem;
+use crate::http::page::List;
 use crate::proto::v1;
 use crate::storage::applogs::AppLog;
 

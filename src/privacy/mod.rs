@@ -7,8 +7,13 @@
 //! it is gone. A failed store delete is retried by the next erasure or retention run, so
 //! nothing is left behind and nothing is removed twice.
 
+mod error;
 pub mod export;
 mod orphans;
+mod purged;
+
+pub use error::PrivacyError;
+pub use purged::Purged;
 
 use chrono::{Duration, Utc};
 use std::sync::Arc;
@@ -17,28 +22,6 @@ use uuid::Uuid;
 use crate::photos::{PhotoKey, PhotoStore};
 use crate::storage::Repo;
 use crate::storage::audit::AuditEntry;
-
-#[derive(Debug, thiserror::Error)]
-pub enum PrivacyError {
-    #[error(transparent)]
-    Storage(#[from] crate::storage::StorageError),
-    #[error(transparent)]
-    Store(#[from] crate::photos::StoreError),
-}
-
-/// What one retention run removed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Purged {
-    pub locations: u64,
-    pub photos: u64,
-    pub app_log_batches: u64,
-    /// Photo objects no row named, deleted by the orphan sweep.
-    pub orphans: u64,
-    /// Leftovers of interrupted photo writes removed by the orphan sweep.
-    pub leftovers: u64,
-    /// Rounds skipped because another replica held the retention lock.
-    pub skipped: u64,
-}
 
 /// How a retention run works through its backlog.
 #[derive(Clone, Copy, Debug)]

@@ -24,7 +24,8 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 
-use super::{PrivacyError, Purged};
+use super::error::PrivacyError;
+use super::purged::Purged;
 use crate::photos::{ListedPage, PhotoStore};
 use crate::storage::Repo;
 

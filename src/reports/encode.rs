@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use std::borrow::Cow;
 
-use super::ReportRow;
+use super::days::ReportRow;
 
 /// The columns, in the order of the contract; the CSV header and the JSON field order.
 pub const COLUMNS: [&str; 15] = [
@@ -157,7 +157,7 @@ fn csv_record(r: &ReportRow) -> [Cow<'_, str>; COLUMNS.len()] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reports::DayStatus;
+    use crate::reports::days::DayStatus;
 
     fn row() -> ReportRow {
         ReportRow {

@@ -13,11 +13,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
+use super::days::{DateRange, ReportRow, UserDays, discloses_location};
 use super::encode::{EncodeError, Encoder, Format};
-use super::{DateRange, ReportRow};
 use crate::access::{Caller, Family};
 use crate::audit::{Action, Disclosures};
-use crate::reports::{UserDays, discloses_location};
 use crate::storage::reports::{EventKey, ReportSubject};
 use crate::storage::{Repo, StorageError};
 

@@ -8,8 +8,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::error::Result;
+use super::page::{Page, PageRequest};
 use super::users::UserScope;
-use super::{Page, PageRequest, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -6,7 +6,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Page, PageRequest, Result};
+use super::error::Result;
+use super::page::{Page, PageRequest};
 
 /// One audit entry, as stored and as answered (`GET /v1/audit`, `GET /v1/me/disclosures`).
 #[derive(Clone, Debug, Serialize, ToSchema)]

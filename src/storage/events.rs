@@ -8,8 +8,9 @@ use uuid::Uuid;
 
 use async_trait::async_trait;
 
+use super::error::Result;
 use super::orgs::Policy;
-use super::{Page, PageRequest, Result};
+use super::page::{Page, PageRequest};
 use crate::geofence::{FenceDecision, LatLon, Verdict};
 
 /// Check-in or check-out.

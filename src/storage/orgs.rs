@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Result;
 use super::audit::AuditEntry;
+use super::error::Result;
 use super::users::{NewUser, User, UserWriteError};
 use crate::access::{PermissionSet, Role};
 use crate::geofence::AccuracyRule;

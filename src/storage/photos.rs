@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::Result;
+use super::error::Result;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PhotoStatus {

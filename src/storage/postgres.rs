@@ -4,7 +4,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Pool, Postgres as Db};
 use std::str::FromStr;
 
-use super::{DbOptions, Result};
+use super::error::Result;
+use super::repo::DbOptions;
 
 const BACKEND: &str = "postgres";
 /// PostgreSQL's default isolation plus explicit row locks where a rule spans rows.

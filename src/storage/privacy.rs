@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::audit::AuditEntry;
-use super::{Page, PageRequest, Result};
+use super::error::Result;
+use super::page::{Page, PageRequest};
 
 /// What an event keeps besides what its answers show: the device it came from and the note.
 #[derive(Clone, Debug, serde::Serialize)]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use uuid::Uuid;
 
-use super::Result;
+use super::error::Result;
 use super::events::{Kind, Status};
 
 /// Where an event was, as reports may show it.

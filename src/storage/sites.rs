@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::audit::AuditEntry;
-use super::{Page, PageRequest, Result};
+use super::error::Result;
+use super::page::{Page, PageRequest};
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Site {

@@ -5,7 +5,8 @@ use sqlx::{Pool, Sqlite as Db};
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{DbOptions, Result};
+use super::error::Result;
+use super::repo::DbOptions;
 
 const BACKEND: &str = "sqlite";
 /// Take the write lock up front: a deferred transaction that later upgrades to a writer

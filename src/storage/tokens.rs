@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::Result;
+use super::error::Result;
 
 /// The outcome of presenting a refresh token.
 #[derive(Clone, Debug, PartialEq, Eq)]

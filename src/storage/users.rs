@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::audit::AuditEntry;
-use super::{Page, PageRequest, Result};
+use super::error::Result;
+use super::page::{Page, PageRequest};
 use crate::access::{PermissionSet, Relation, Role};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

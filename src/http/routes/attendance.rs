@@ -18,11 +18,14 @@ use crate::attendance::input::{BatchBody, EventBody};
 use crate::attendance::record::{AttachedPhoto, Ports, Recorded, received_now};
 use crate::attendance::redact::{EventView, present};
 use crate::field::FieldError;
+use crate::http::body::within_deadline;
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Query;
 use crate::http::extract::{has_media_type, parse_json};
+use crate::http::negotiate::{JsonOrProto, Reply};
+use crate::http::page::{List, page_request};
 use crate::http::state::AppState;
 use crate::http::wire::{BatchItemResult, BatchResult};
-use crate::http::{JsonOrProto, List, Query, Reply, page_request, within_deadline};
 use crate::proto::{self, v1};
 use crate::storage::events::{EventFilter, EventScope, Kind, Status, StoredEvent};
 

@@ -10,8 +10,9 @@ use crate::access::Caller;
 use crate::access::Permission;
 use crate::audit::Action;
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Query;
+use crate::http::page::{List, page_request};
 use crate::http::state::AppState;
-use crate::http::{List, Query, page_request};
 use crate::storage::audit::{AuditEntry, AuditFilter};
 
 #[derive(Deserialize, utoipa::IntoParams)]

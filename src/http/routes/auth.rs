@@ -10,8 +10,9 @@ use crate::access::Caller;
 use crate::audit::{Action, AuditContext};
 use crate::auth::{password, refresh};
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Json;
+use crate::http::observe::RequestId;
 use crate::http::state::AppState;
-use crate::http::{Json, RequestId};
 use crate::storage::tokens::RefreshOutcome;
 use crate::storage::users::{UserStatus, email_key};
 

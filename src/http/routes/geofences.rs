@@ -13,8 +13,9 @@ use crate::audit::Action;
 use crate::field::FieldError;
 use crate::geofence::{Fence, FenceIndex, FenceShape, LatLon, parse_geometry};
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Query};
+use crate::http::page::{List, page_request};
 use crate::http::state::AppState;
-use crate::http::{Json, List, Query, page_request};
 use crate::storage::events::Decision;
 use crate::storage::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, StoredFence};
 

@@ -14,13 +14,13 @@ pub mod reports;
 pub mod sites;
 pub mod users;
 
-use actix_web::web;
+use actix_web::{HttpResponse, get, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 /// Registers every API route (not `/metrics`, which `startup` places).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(ops::healthz).service(ops::readyz).service(ops::openapi);
+    cfg.service(ops::healthz).service(ops::readyz).service(openapi_document);
     cfg.configure(auth::configure)
         .configure(me::configure)
         .configure(org::configure)
@@ -39,7 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[openapi(
     info(title = "muster", description = "HRMS attendance backend: geofenced check-ins, private locations and photos."),
     paths(
-        ops::healthz, ops::readyz, ops::metrics, ops::openapi,
+        ops::healthz, ops::readyz, ops::metrics, openapi_document,
         auth::login, auth::refresh_tokens, auth::logout,
         me::me,
         org::get_org, org::change_org, org::get_policy, org::put_policy, org::list_roles, org::put_role,
@@ -81,4 +81,11 @@ impl Modify for BearerAuth {
 /// The OpenAPI 3.1 document of this server.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", operation_id = "openapi",
+    responses((status = 200, description = "this API as OpenAPI 3.1")))]
+#[get("/openapi.json")]
+pub async fn openapi_document() -> HttpResponse {
+    HttpResponse::Ok().json(openapi())
 }

@@ -51,9 +51,3 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
 }
-
-#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "this API as OpenAPI 3.1")))]
-#[get("/openapi.json")]
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(super::openapi())
-}

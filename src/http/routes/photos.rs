@@ -16,10 +16,10 @@ use crate::access::{Family, Permission};
 use crate::attendance::redact::Visibility;
 use crate::audit::{Action, Disclosures};
 use crate::field::FieldError;
+use crate::http::body::within_deadline;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::has_media_type;
 use crate::http::state::AppState;
-use crate::http::within_deadline;
 use crate::photos::PhotoKey;
 use crate::photos::read_limited;
 use crate::storage::photos::{PhotoRecord, PhotoStatus};
@@ -117,7 +117,7 @@ pub async fn upload(
 pub async fn presign(
     state: web::Data<AppState>,
     caller: Caller,
-    body: crate::http::Json<PresignRequest>,
+    body: crate::http::extract::Json<PresignRequest>,
 ) -> ApiResult<HttpResponse> {
     caller.require(Permission::AttendanceRecord)?;
     let body = body.parse().await?;

@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 
 use crate::access::Caller;
 use crate::access::{Family, Permission, Scope};
-use crate::http::Query;
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Query;
 use crate::http::state::AppState;
 use crate::reports::{DateRange, Format, RangeError, ReportRow, ReportRun, ReportSpec};
 

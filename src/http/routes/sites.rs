@@ -10,8 +10,9 @@ use crate::access::Permission;
 use crate::audit::Action;
 use crate::field::FieldError;
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Query};
+use crate::http::page::{List, page_request};
 use crate::http::state::AppState;
-use crate::http::{Json, List, Query, page_request};
 use crate::org::is_valid_timezone;
 use crate::storage::sites::{NewSite, Site, SitePatch};
 

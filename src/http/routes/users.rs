@@ -17,8 +17,9 @@ use crate::audit::Action;
 use crate::auth::password;
 use crate::field::FieldError;
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Query};
+use crate::http::page::{List, page_request};
 use crate::http::state::AppState;
-use crate::http::{Json, List, Query, page_request};
 use crate::storage::users::UserScope;
 use crate::storage::users::{NewUser, User, UserPatch, UserStatus};
 

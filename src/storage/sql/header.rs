@@ -27,7 +27,10 @@ use crate::storage::tokens::{RefreshOutcome, TokenStore};
 use crate::storage::users::{
     LoginRecord, NewUser, Principal, User, UserPatch, UserScope, UserStatus, UserStore, UserWriteError, email_key,
 };
-use crate::storage::{Page, PageRequest, PoolStats, Repo, StorageError, Timestamp};
+use crate::storage::error::StorageError;
+use crate::storage::page::{Page, PageRequest};
+use crate::storage::repo::{PoolStats, Repo};
+use crate::storage::time::Timestamp;
 
 type DbConn = <Db as sqlx::Database>::Connection;
 type Tx = sqlx::Transaction<'static, Db>;
@@ -48,7 +51,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn spawn(pool: &Pool<Db>, options: &crate::storage::DbOptions) -> Self {
+    fn spawn(pool: &Pool<Db>, options: &DbOptions) -> Self {
         let reads = options.read_batch_max;
         Shared {
             events: Batcher::spawn("event_insert", options.event_batch_max, {
