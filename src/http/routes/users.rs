@@ -139,7 +139,7 @@ async fn visible_user(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<
         .get_user(caller.org_id, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    if user.id == caller.user_id || crate::visibility::sees(&*state.repo, &caller, Family::Users, &user).await? {
+    if user.id == caller.user_id || crate::visibility::sees(&*state.repo, caller, Family::Users, &user).await? {
         Ok(user)
     } else {
         Err(ApiError::not_found())
@@ -288,7 +288,7 @@ async fn visible_user_or_managed(state: &AppState, caller: &Caller, id: Uuid) ->
         .ok_or_else(ApiError::not_found)?;
     if !caller.has(Permission::UsersManage)
         && target.id != caller.user_id
-        && !crate::visibility::sees(&*state.repo, &caller, Family::Users, &target).await?
+        && !crate::visibility::sees(&*state.repo, caller, Family::Users, &target).await?
     {
         return Err(ApiError::not_found());
     }
