@@ -94,6 +94,11 @@ const KNOWN_FACTS: &[(&str, &str, &str)] = &[
         "(org_id, captured_at) where location_removed_at is null",
     ),
     (
+        "attendance_events",
+        "index attendance_events_photo_unique",
+        "(photo_id) unique where photo_id is not null",
+    ),
+    (
         "photos",
         "index photos_org_created",
         "(org_id, created_at) where status <> 'deleted'",
@@ -114,9 +119,13 @@ const KNOWN_FACTS: &[(&str, &str, &str)] = &[
     ("audit_log", "trigger before delete", "for each row"),
 ];
 
-/// Facts no description may contain: the second migration dropped this index, so its
-/// absence shows every migration ran, not just the first.
-const ABSENT_FACTS: &[(&str, &str)] = &[("attendance_events", "index attendance_events_org_user_captured")];
+/// Facts no description may contain: later migrations dropped these, so their absence
+/// shows every migration ran, not just the first.
+const ABSENT_FACTS: &[(&str, &str)] = &[
+    ("attendance_events", "index attendance_events_org_user_captured"),
+    ("attendance_events", "unique (org_id, id)"),
+    ("attendance_events", "unique (photo_id)"),
+];
 
 // ---------------------------------------------------------------------------------
 // Column types.
