@@ -89,6 +89,8 @@ pub struct Settings {
     pub login_max_failures_per_account: u32,
     pub login_max_failures_per_ip: u32,
     pub login_failure_window_s: u64,
+    pub password_hash_concurrency: Option<usize>,
+    pub password_hash_max_wait_ms: u64,
     pub shutdown_timeout_s: u64,
     pub workers: Option<usize>,
     pub geofence_max_positions: usize,
@@ -158,6 +160,10 @@ impl Default for Settings {
             login_max_failures_per_account: 5,
             login_max_failures_per_ip: 50,
             login_failure_window_s: 15 * 60,
+            password_hash_concurrency: None,
+            // A login waits behind at most this many seconds of other logins' hashing;
+            // at ~50 ms a hash per core, 64 logins at once clear in well under that.
+            password_hash_max_wait_ms: 5_000,
             shutdown_timeout_s: 30,
             workers: None,
             geofence_max_positions: 10_000,
@@ -356,6 +362,14 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "MUSTER_LOGIN_FAILURE_WINDOW_S")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub login_failure_window_s: Option<u64>,
+    /// Password hashes (argon2, 19 MiB each) running at once; more wait [default: one per core].
+    #[arg(long, global = true, env = "MUSTER_PASSWORD_HASH_CONCURRENCY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_hash_concurrency: Option<usize>,
+    /// Milliseconds a login may wait for a hashing slot before 503 [default: 5000].
+    #[arg(long, global = true, env = "MUSTER_PASSWORD_HASH_MAX_WAIT_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_hash_max_wait_ms: Option<u64>,
     /// Seconds to drain in-flight requests on SIGTERM/SIGINT [default: 30].
     #[arg(long, global = true, env = "MUSTER_SHUTDOWN_TIMEOUT_S")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -471,6 +485,14 @@ impl Settings {
         Ok(settings)
     }
 
+    pub fn hash_limits(&self) -> crate::auth::password::HashLimits {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        crate::auth::password::HashLimits {
+            concurrency: self.password_hash_concurrency.unwrap_or(cores),
+            max_wait: std::time::Duration::from_millis(self.password_hash_max_wait_ms),
+        }
+    }
+
     pub fn geometry_limits(&self) -> crate::geofence::GeometryLimits {
         crate::geofence::GeometryLimits {
             max_positions: self.geofence_max_positions,
@@ -503,6 +525,9 @@ impl Settings {
         }
         if self.database_max_connections == 0 {
             bail!("database_max_connections must be at least 1");
+        }
+        if self.password_hash_concurrency == Some(0) {
+            bail!("password_hash_concurrency must be at least 1");
         }
         if let Some(url) = &self.database_listen_url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))

@@ -9,6 +9,8 @@
 //!   `muster_db_pool_max` and `process_resident_memory_bytes`, sampled when `/metrics` is
 //!   rendered ([`sample_gauges`])
 //! - `muster_attendance_decisions_total{verdict, status}` ([`record_decision`])
+//! - `muster_password_hash_wait_seconds`, `muster_password_hash_busy_total`
+//!   (`auth::password::Hasher`)
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use crate::access::Denied;
 use crate::attendance::error::AttendanceError;
+use crate::auth::password::HashError;
 use crate::field::{FieldError, InputError};
 use crate::photos::{IngestError, StoreError};
 use crate::reports::ReportError;
@@ -263,6 +264,18 @@ impl From<StorageError> for ApiError {
             ApiError::unavailable(e)
         } else {
             ApiError::internal(e)
+        }
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy { retry_after } => ApiError {
+                retry_after_s: Some(retry_after.as_secs().max(1)),
+                ..Self::new(Code::Unavailable, e.to_string())
+            },
+            HashError::Failed(_) => ApiError::internal(e),
         }
     }
 }

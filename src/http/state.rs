@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::jwt::Keys;
+use crate::auth::password::Hasher;
 use crate::auth::throttle::FailureThrottle;
 use crate::config::Settings;
 use crate::http::client_ip::TrustedProxies;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub trusted_proxies: TrustedProxies,
     pub login_failures_by_account: FailureThrottle,
     pub login_failures_by_ip: FailureThrottle,
+    /// Every request's password hashing, bounded (`MUSTER_PASSWORD_HASH_*`).
+    pub hasher: Hasher,
     /// App-log uploads per user (`MUSTER_APPLOG_BATCHES_PER_MINUTE`).
     pub applog_uploads: crate::limit::KeyedLimiter<uuid::Uuid>,
     pub metrics: PrometheusHandle,
@@ -51,6 +54,7 @@ impl AppState {
             trusted_proxies: TrustedProxies::parse(&settings.trusted_proxies)?,
             login_failures_by_account: FailureThrottle::new(settings.login_max_failures_per_account, window),
             login_failures_by_ip: FailureThrottle::new(settings.login_max_failures_per_ip, window),
+            hasher: Hasher::new(settings.hash_limits()),
             rate_limits: RateLimits::new(&settings),
             applog_uploads: crate::limit::KeyedLimiter::per_minute(settings.applog_batches_per_minute),
             photo_limits: IngestLimits {

@@ -165,3 +165,35 @@ async fn failed_logins_are_throttled_per_client_address() {
         .await
         .problem(429, "rate_limited");
 }
+
+/// Password hashing is bounded: with one slot and a wait shorter than a hash, logins
+/// arriving together are refused with 503 and `Retry-After` instead of each taking a core
+/// and 19 MiB; with a long enough wait the same burst all succeeds, one hash at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_logins_wait_for_a_hashing_slot_or_are_told_to_retry() {
+    let busy = TestApp::spawn_with(crate::common::Backend::Sqlite, |s| {
+        s.password_hash_concurrency = Some(1);
+        s.password_hash_max_wait_ms = 1;
+    })
+    .await
+    .unwrap();
+    let answers = futures_util::future::join_all((0..6).map(|_| busy.login_answer(ADMIN_EMAIL, ADMIN_PASSWORD))).await;
+    let refused: Vec<_> = answers.into_iter().filter(|a| a.status == 503).collect();
+    assert!(!refused.is_empty(), "six logins at once through one slot all fit a 1 ms wait");
+    for answer in refused {
+        assert!(answer.headers.contains_key("retry-after"), "503 without Retry-After");
+        answer.problem(503, "unavailable");
+    }
+
+    let patient = TestApp::spawn_with(crate::common::Backend::Sqlite, |s| {
+        s.password_hash_concurrency = Some(1);
+        s.password_hash_max_wait_ms = 60_000;
+    })
+    .await
+    .unwrap();
+    let answers =
+        futures_util::future::join_all((0..6).map(|_| patient.login_answer(ADMIN_EMAIL, ADMIN_PASSWORD))).await;
+    for answer in answers {
+        answer.expect(200);
+    }
+}

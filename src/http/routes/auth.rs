@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::access::Caller;
 use crate::audit::{Action, AuditContext};
-use crate::auth::{password, refresh};
+use crate::auth::refresh;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
 use crate::http::observe::RequestId;
@@ -81,9 +81,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: Json<Logi
     let record = state.repo.login_record(&account).await?;
     let stored = record.as_ref().and_then(|r| r.password_hash.clone());
     let password = body.password;
-    let verified = web::block(move || password::verify(&password, stored.as_deref()))
-        .await
-        .map_err(ApiError::internal)?;
+    let verified = state.hasher.verify(password, stored).await?;
     let context = |org_id| AuditContext {
         org_id,
         actor_id: None,

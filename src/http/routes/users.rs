@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::access::Caller;
 use crate::access::{Family, Permission, Role, Scope};
 use crate::audit::Action;
-use crate::auth::password;
+use crate::auth::password::{self, Hasher};
 use crate::field::FieldError;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
@@ -97,12 +97,9 @@ fn check_password(errors: &mut Vec<FieldError>, password: Option<&str>) {
     }
 }
 
-async fn hash_password(password: Option<String>) -> ApiResult<Option<String>> {
+async fn hash_password(hasher: &Hasher, password: Option<String>) -> ApiResult<Option<String>> {
     let Some(password) = password else { return Ok(None) };
-    let hashed = web::block(move || password::hash(&password))
-        .await
-        .map_err(ApiError::internal)?;
-    hashed.map(Some).map_err(ApiError::internal)
+    Ok(Some(hasher.hash(password).await?))
 }
 
 /// Giving or taking `hr`, `org_admin` or `auditor` needs `roles.manage`.
@@ -170,7 +167,7 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<Creat
         manager_id: body.manager_id,
         roles: body.roles,
         site_ids: body.site_ids,
-        password_hash: hash_password(body.password).await?,
+        password_hash: hash_password(&state.hasher, body.password).await?,
     };
     let audit = caller
         .audit()
@@ -263,7 +260,7 @@ pub async fn change(
         roles: body.roles,
         site_ids: body.site_ids,
         status: body.status,
-        password_hash: hash_password(body.password).await?,
+        password_hash: hash_password(&state.hasher, body.password).await?,
     };
     let user = state
         .repo
