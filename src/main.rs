@@ -1,4 +1,4 @@
-//! The `muster` binary: `serve` (the default), `migrate`, `org create`.
+//! The `muster` binary: `serve` (the default), `migrate`, `purge`, `org create`.
 
 use clap::{Parser, Subcommand};
 
@@ -22,7 +22,12 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate,
     /// Apply the retention policy and sweep orphaned photos once (the server also does it in the background).
-    Purge,
+    Purge {
+        /// Also write the run's metrics (Prometheus text) to this file, replaced atomically,
+        /// for node_exporter's textfile collector: a one-off run has no `/metrics` to scrape.
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<std::path::PathBuf>,
+    },
     /// Manage organisations.
     #[command(subcommand)]
     Org(OrgCommand),
@@ -81,11 +86,17 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             storage::open(&settings.database_url, &startup::db_options(&settings), true).await?;
             tracing::info!("migrations applied");
         }
-        Command::Purge => {
+        Command::Purge { metrics_file } => {
+            let metrics = telemetry::metrics_handle();
             let repo = startup::open_repo(&settings).await?;
             let photos = muster::photos::open(&settings.photo_store, &settings.s3_options()).await?;
             let options = muster::privacy::RetentionOptions::from(&settings);
-            let purged = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), options).await?;
+            let outcome = muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), options).await;
+            // Written whatever the outcome: a failed run is what an alert needs to see.
+            if let Some(path) = metrics_file {
+                telemetry::write_metrics_file(&metrics, &path)?;
+            }
+            let purged = outcome?;
             println!(
                 "retention: {} locations, {} photos, {} app-log batches removed; {} orphaned photos and {} \
                  leftovers of interrupted writes swept ({} rounds skipped: another replica was purging)",

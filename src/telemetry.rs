@@ -132,3 +132,13 @@ mod tests {
         assert!(rss > 1024 * 1024, "{rss}");
     }
 }
+
+/// Writes everything `handle` holds, as Prometheus text, to `path` through a temporary file
+/// renamed into place, so a collector reading the file never sees half of it.
+pub fn write_metrics_file(handle: &PrometheusHandle, path: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let name = path.file_name().context("the metrics file needs a file name")?;
+    let temporary = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::write(&temporary, handle.render()).with_context(|| format!("writing {}", temporary.display()))?;
+    std::fs::rename(&temporary, path).with_context(|| format!("replacing {}", path.display()))
+}

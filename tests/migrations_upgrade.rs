@@ -83,9 +83,13 @@ async fn rebuilding_attendance_events_keeps_every_row_and_rule() {
     .await
     .expect("photo");
     let with_photo = INSERT_EVENT;
-    exec(&mut conn, with_photo, &[Uuid::now_v7(), org, user, Uuid::now_v7(), photo])
-        .await
-        .expect("an event with a photo");
+    exec(
+        &mut conn,
+        with_photo,
+        &[Uuid::now_v7(), org, user, Uuid::now_v7(), photo],
+    )
+    .await
+    .expect("an event with a photo");
     let without_photo = INSERT_EVENT.replace("?5)", "NULL)");
     for _ in 0..3 {
         exec(&mut conn, &without_photo, &[Uuid::now_v7(), org, user, Uuid::now_v7()])
@@ -100,7 +104,12 @@ async fn rebuilding_attendance_events_keeps_every_row_and_rule() {
     assert_eq!(snapshot(&mut conn).await, before, "the rebuild changed or lost a row");
     // The rules the rebuilt table must still hold: a photo belongs to one event, a
     // client_event_id is unique per user, and references are checked.
-    let taken = exec(&mut conn, with_photo, &[Uuid::now_v7(), org, user, Uuid::now_v7(), photo]).await;
+    let taken = exec(
+        &mut conn,
+        with_photo,
+        &[Uuid::now_v7(), org, user, Uuid::now_v7(), photo],
+    )
+    .await;
     assert!(taken.is_err(), "a second event took the same photo");
     let repeated: Uuid = sqlx::query_scalar("SELECT client_event_id FROM attendance_events LIMIT 1")
         .fetch_one(&mut conn)
@@ -108,11 +117,19 @@ async fn rebuilding_attendance_events_keeps_every_row_and_rule() {
         .expect("a client_event_id");
     let twice = exec(&mut conn, &without_photo, &[Uuid::now_v7(), org, user, repeated]).await;
     assert!(twice.is_err(), "a client_event_id was stored twice for one user");
-    let stranger = exec(&mut conn, &without_photo, &[Uuid::now_v7(), org, Uuid::now_v7(), Uuid::now_v7()]).await;
+    let stranger = exec(
+        &mut conn,
+        &without_photo,
+        &[Uuid::now_v7(), org, Uuid::now_v7(), Uuid::now_v7()],
+    )
+    .await;
     assert!(stranger.is_err(), "an event of no user was stored");
     let violations: Vec<(String,)> = sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
         .fetch_all(&mut conn)
         .await
         .expect("foreign key check");
-    assert!(violations.is_empty(), "dangling references after the rebuild: {violations:?}");
+    assert!(
+        violations.is_empty(),
+        "dangling references after the rebuild: {violations:?}"
+    );
 }

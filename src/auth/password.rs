@@ -141,7 +141,12 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(10)).await;
         drop(taken);
         let hashed = waiting.await.unwrap().expect("hashed once the slot was free");
-        assert!(hasher.verify("a long enough password".into(), Some(hashed)).await.unwrap());
+        assert!(
+            hasher
+                .verify("a long enough password".into(), Some(hashed))
+                .await
+                .unwrap()
+        );
     }
 
     #[test]

@@ -99,14 +99,27 @@ where
 }
 
 /// One retention run over every organisation, by each one's policy, then the orphan sweep
-/// over the whole store.
+/// over the whole store. The run is recorded in the metrics whatever its outcome, with
+/// what it removed before any failure ([`Purged::record`]).
 pub async fn run_retention(
     repo: &dyn Repo,
     photos: &dyn PhotoStore,
     options: RetentionOptions,
 ) -> Result<Purged, PrivacyError> {
-    let batch = options.batch;
+    let started = std::time::Instant::now();
     let mut purged = Purged::default();
+    let outcome = purge(repo, photos, options, &mut purged).await;
+    purged.record(started.elapsed(), outcome.is_ok());
+    outcome.map(|()| purged)
+}
+
+async fn purge(
+    repo: &dyn Repo,
+    photos: &dyn PhotoStore,
+    options: RetentionOptions,
+    purged: &mut Purged,
+) -> Result<(), PrivacyError> {
+    let batch = options.batch;
     let now = Utc::now();
     for org_id in repo.org_ids().await? {
         let retention = repo.get_policy(org_id).await?.retention;
@@ -131,8 +144,7 @@ pub async fn run_retention(
         })
         .await?;
     }
-    orphans::sweep(repo, photos, options.orphan_grace, batch, &mut purged).await?;
-    Ok(purged)
+    orphans::sweep(repo, photos, options.orphan_grace, batch, purged).await
 }
 
 /// The background retention job: every `interval`, one run; failures are logged and the

@@ -17,8 +17,8 @@
 //! rest of its sweep), so the store is not listed by every replica at once.
 //!
 //! Like the rest of retention, the sweep is not audited: no one asked for it and it
-//! removes nothing any row or answer refers to. It logs each object and counts them in
-//! `muster_photo_sweep_removed_total{kind="orphan"|"leftover"}`.
+//! removes nothing any row or answer refers to. It logs each object; the run counts them in
+//! `muster_retention_removed_total{what="orphans"|"leftovers"}` (see `purged`).
 
 use std::collections::HashSet;
 
@@ -52,7 +52,6 @@ pub(super) async fn sweep(
         for orphan in page.photos.iter().filter(|p| unreferenced.contains(p.key.as_str())) {
             photos.delete(&orphan.key).await?;
             tracing::info!(key = %orphan.key, written_at = %orphan.modified, "orphaned photo deleted");
-            metrics::counter!("muster_photo_sweep_removed_total", "kind" => "orphan").increment(1);
             purged.orphans += 1;
         }
     }
@@ -65,7 +64,6 @@ fn count_leftovers(page: &ListedPage, purged: &mut Purged) {
             count = page.leftovers_removed,
             "leftovers of interrupted photo writes removed"
         );
-        metrics::counter!("muster_photo_sweep_removed_total", "kind" => "leftover").increment(page.leftovers_removed);
         purged.leftovers += page.leftovers_removed;
     }
 }

@@ -179,7 +179,10 @@ async fn concurrent_logins_wait_for_a_hashing_slot_or_are_told_to_retry() {
     .unwrap();
     let answers = futures_util::future::join_all((0..6).map(|_| busy.login_answer(ADMIN_EMAIL, ADMIN_PASSWORD))).await;
     let refused: Vec<_> = answers.into_iter().filter(|a| a.status == 503).collect();
-    assert!(!refused.is_empty(), "six logins at once through one slot all fit a 1 ms wait");
+    assert!(
+        !refused.is_empty(),
+        "six logins at once through one slot all fit a 1 ms wait"
+    );
     for answer in refused {
         assert!(answer.headers.contains_key("retry-after"), "503 without Retry-After");
         answer.problem(503, "unavailable");

@@ -193,12 +193,16 @@ async fn requests_are_limited_per_user_on_postgres() {
 }
 
 backend_tests! {
-    async fn metrics_cover_requests_pool_photos_memory_and_decisions(app: TestApp) {
+    async fn metrics_cover_requests_pool_photos_memory_decisions_hashing_and_retention(app: TestApp) {
         let admin = app.admin().await;
         app.get("/v1/me", &admin).await.expect(200);
         // /readyz checks the photo store, which goes through the metered store.
         app.send(Method::GET, "/readyz", None, None).await.expect(200);
         muster::telemetry::record_decision("inside", "accepted");
+        // What the background retention job runs, in this process, as the server's job would.
+        let repo = muster::startup::open_repo(&app.settings).await.unwrap();
+        let photos = muster::photos::open(&app.settings.photo_store, &app.settings.s3_options()).await.unwrap();
+        muster::privacy::run_retention(repo.as_ref(), photos.as_ref(), app.retention(100)).await.unwrap();
         let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
         for family in [
             "muster_http_requests_total{",
@@ -211,6 +215,11 @@ backend_tests! {
             "muster_photo_store_operation_duration_seconds_bucket{",
             "process_resident_memory_bytes ",
             "muster_attendance_decisions_total{",
+            "muster_password_hash_wait_seconds_bucket{",
+            "muster_retention_runs_total{outcome=\"ok\"} ",
+            "muster_retention_run_duration_seconds_bucket{",
+            "muster_retention_removed_total{what=\"locations\"} ",
+            "muster_retention_last_success_timestamp_seconds ",
         ] {
             assert!(metrics.contains(family), "{family} is missing from /metrics:\n{metrics}");
         }

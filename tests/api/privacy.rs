@@ -237,10 +237,14 @@ mod orphans {
             std::fs::write(&leftover, b"half a photo").unwrap();
             age(&leftover, old);
 
+            let metrics_dir = tempfile::tempdir().unwrap();
+            let metrics_file = metrics_dir.path().join("muster_purge.prom");
             let purge = || {
                 let dir = tempfile::tempdir().unwrap();
                 let out = crate::cli::muster(dir.path())
                     .arg("purge")
+                    .arg("--metrics-file")
+                    .arg(&metrics_file)
                     .env("MUSTER_DATABASE_URL", &app.settings.database_url)
                     .env("MUSTER_PHOTO_STORE", &app.settings.photo_store)
                     .env("MUSTER_PHOTO_ORPHAN_GRACE_S", "3600")
@@ -251,6 +255,17 @@ mod orphans {
             };
             let first = purge();
             assert!(first.contains("2 orphaned photos and 1 leftovers of interrupted writes swept"), "{first}");
+            // The one-off run's metrics, for a textfile collector.
+            let metrics = std::fs::read_to_string(&metrics_file).unwrap();
+            for line in [
+                "muster_retention_runs_total{outcome=\"ok\"} 1",
+                "muster_retention_removed_total{what=\"orphans\"} 2",
+                "muster_retention_removed_total{what=\"leftovers\"} 1",
+                "muster_retention_run_duration_seconds_count 1",
+            ] {
+                assert!(metrics.lines().any(|l| l == line), "no `{line}` in:\n{metrics}");
+            }
+            assert!(metrics.contains("muster_retention_last_success_timestamp_seconds "), "{metrics}");
             for gone in reappeared.iter().chain(&orphan).chain([&leftover]) {
                 assert!(!gone.exists(), "{} was not swept", gone.display());
             }
