@@ -123,16 +123,6 @@ fn resident_memory_bytes() -> Option<u64> {
     kib.checked_mul(1024)
 }
 
-#[cfg(test)]
-mod tests {
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn resident_memory_is_read_on_linux() {
-        let rss = super::resident_memory_bytes().expect("VmRSS");
-        assert!(rss > 1024 * 1024, "{rss}");
-    }
-}
-
 /// Writes everything `handle` holds, as Prometheus text, to `path` through a temporary file
 /// renamed into place, so a collector reading the file never sees half of it.
 pub fn write_metrics_file(handle: &PrometheusHandle, path: &std::path::Path) -> anyhow::Result<()> {
@@ -141,4 +131,14 @@ pub fn write_metrics_file(handle: &PrometheusHandle, path: &std::path::Path) -> 
     let temporary = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
     std::fs::write(&temporary, handle.render()).with_context(|| format!("writing {}", temporary.display()))?;
     std::fs::rename(&temporary, path).with_context(|| format!("replacing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn resident_memory_is_read_on_linux() {
+        let rss = super::resident_memory_bytes().expect("VmRSS");
+        assert!(rss > 1024 * 1024, "{rss}");
+    }
 }
