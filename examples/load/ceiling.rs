@@ -123,6 +123,19 @@ async fn run_pgbench(
     conn.close().await?;
     let script = dir.join("ceiling.sql");
     std::fs::write(&script, PGBENCH_SCRIPT)?;
+    run_pgbench_scripts(url, pgbench, clients, duration, &[script], &[]).await
+}
+
+/// pgbench's transactions per second and mean latency running `scripts` (one picked at
+/// random per transaction) at `clients` connections for `duration`.
+pub async fn run_pgbench_scripts(
+    url: &str,
+    pgbench: &Path,
+    clients: usize,
+    duration: Duration,
+    scripts: &[PathBuf],
+    extra: &[&str],
+) -> anyhow::Result<(f64, f64)> {
     let mut command = Command::new(pgbench);
     command
         .args([
@@ -133,17 +146,21 @@ async fn run_pgbench(
             &clients.to_string(),
             "-T",
             &duration.as_secs().to_string(),
-            "-f",
         ])
-        .arg(&script)
-        .arg(url);
+        .args(extra);
+    for script in scripts {
+        command.arg("-f").arg(script);
+    }
+    command.arg(url);
+    let shown = pgbench.display().to_string();
     let output = tokio::task::spawn_blocking(move || command.output())
         .await?
-        .with_context(|| format!("running {}", pgbench.display()))?;
+        .with_context(|| format!("running {shown}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         bail!("pgbench failed: {text}{}", String::from_utf8_lossy(&output.stderr));
     }
+    // pgbench prints one "tps = " line for the run (before per-script sections).
     let tps = pgbench_value(&text, "tps = ").context("no tps in pgbench's output")?;
     let latency = pgbench_value(&text, "latency average = ").unwrap_or(f64::NAN);
     Ok((tps, latency))

@@ -14,6 +14,7 @@
 
 mod api;
 mod ceiling;
+mod own_sql;
 mod phases;
 mod probe;
 mod report;
@@ -105,6 +106,10 @@ struct Args {
 }
 
 impl Args {
+    fn pgbench(&self) -> PathBuf {
+        self.pgbench.clone().unwrap_or_else(ceiling::find_pgbench)
+    }
+
     fn load(&self) -> Load {
         Load {
             clients: self.clients,
@@ -160,7 +165,7 @@ async fn main() -> anyhow::Result<()> {
 /// ceiling again.
 async fn run_backend(backend: Backend, args: &Args, photo: &[u8]) -> anyhow::Result<BackendRun> {
     let dir = tempfile::tempdir()?;
-    let pgbench = args.pgbench.clone().unwrap_or_else(ceiling::find_pgbench);
+    let pgbench = args.pgbench();
     let gauge = match backend {
         Backend::Sqlite => Gauge::Sqlite { dir: dir.path() },
         Backend::Postgres => Gauge::Postgres {
@@ -197,17 +202,17 @@ async fn run_backend(backend: Backend, args: &Args, photo: &[u8]) -> anyhow::Res
             before,
             after,
         },
-        setup: measured.setup,
+        own_sql: measured.driven.own_sql,
+        setup: measured.driven.setup,
         users: args.users,
-        phases: measured.phases,
+        phases: measured.driven.phases,
         peak_rss_bytes: measured.peak_rss_bytes,
     })
 }
 
 /// What one server run yields.
 struct Measured {
-    setup: api::SetupTimes,
-    phases: Vec<PhaseResult>,
+    driven: Driven,
     peak_rss_bytes: Option<u64>,
 }
 
@@ -233,16 +238,14 @@ async fn measure(
     })
     .await?;
     let pg = pg_url.as_deref().zip(pg_database.as_deref());
-    let driven = drive(backend, &server, pg, args, photo.to_vec()).await;
+    let driven = drive(backend, &server, pg, dir, args, photo.to_vec()).await;
     let peak_rss_bytes = probe::status_bytes(server.pid(), "VmHWM");
     if driven.is_err() {
         eprintln!("the server's log ends with:\n{}", server.log_tail());
     }
     server.stop().await;
-    let (setup, phases) = driven?;
     Ok(Measured {
-        setup,
-        phases,
+        driven: driven?,
         peak_rss_bytes,
     })
 }
@@ -252,9 +255,10 @@ async fn drive(
     server: &Server,
     // The run's PostgreSQL database: its URL and its name.
     pg: Option<(&str, &str)>,
+    dir: &Path,
     args: &Args,
     photo: Vec<u8>,
-) -> anyhow::Result<(api::SetupTimes, Vec<PhaseResult>)> {
+) -> anyhow::Result<Driven> {
     eprintln!("{}: creating and logging in {} employees", backend.name(), args.users);
     let (world, setup) = api::build_world(
         api::http_client()?,
@@ -264,7 +268,13 @@ async fn drive(
         photo,
     )
     .await?;
+    let duration = Duration::from_secs(args.duration);
+    let mut own_sql_before = None;
     if let Some((url, _)) = pg {
+        server::refresh_statistics(url).await?;
+        eprintln!("postgres: a check-in's own SQL under pgbench for {} s", args.duration);
+        own_sql_before = Some(own_sql::sample(url, &args.pgbench(), args.clients, duration, dir).await?);
+        // pgbench's check-ins are history now, as the phases' will be: statistics again.
         server::refresh_statistics(url).await?;
     }
     let pg_database = pg.map(|(_, name)| name);
@@ -305,5 +315,33 @@ async fn drive(
         );
         results.push(result);
     }
-    Ok((setup, results))
+    let own_sql = match (pg, own_sql_before) {
+        (Some((url, _)), Some(before)) => {
+            eprintln!("postgres: a check-in's own SQL under pgbench again");
+            let after = own_sql::sample(url, &args.pgbench(), args.clients, duration, dir).await?;
+            Some(Ceiling {
+                what: format!(
+                    "pgbench, a check-in's own SQL (caller, policy and sites, retry and previous fix, insert) \
+                     per transaction, {} clients, on the run's database",
+                    args.clients
+                ),
+                before,
+                after,
+            })
+        }
+        _ => None,
+    };
+    Ok(Driven {
+        setup,
+        phases: results,
+        own_sql,
+    })
+}
+
+/// What driving one server yields.
+struct Driven {
+    setup: api::SetupTimes,
+    phases: Vec<PhaseResult>,
+    /// PostgreSQL only: [`own_sql`] before and after the phases.
+    own_sql: Option<Ceiling>,
 }
