@@ -134,7 +134,7 @@ fn script(e: &Employee, fence: &Fence) -> String {
          WHERE o.id = '{org}' ORDER BY s.site_id;"
     );
     // The retry look-up and the previous fix: `event_contexts` for one item.
-    s.push_str("\\set cid_hi random(0, 9223372036854775807)\n");
+    s.push_str("\\set cid_hi random(1, 1000000000000000000)\n");
     let _ = writeln!(
         s,
         "SELECT 1 AS part, id, captured_at, lat, lon, accuracy_m FROM attendance_events \
