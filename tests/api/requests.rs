@@ -526,3 +526,59 @@ backend_tests! {
         assert_eq!(erased["decided_by"], w.manager.id.as_str());
     }
 }
+
+/// The published contract of the request routes: every path and method, the path and query
+/// parameters as such, bearer security, and problem documents for every error status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_routes_are_in_the_openapi_document() {
+    let app = TestApp::spawn(crate::common::Backend::Sqlite).await.unwrap();
+    let spec = app.send(Method::GET, "/openapi.json", None, None).await.expect(200);
+    let routes = [
+        ("/v1/attendance/requests", "post", &[][..]),
+        (
+            "/v1/attendance/requests",
+            "get",
+            &["user_id", "status", "from", "to", "limit", "cursor"][..],
+        ),
+        ("/v1/attendance/requests/{id}", "get", &["id"][..]),
+        ("/v1/attendance/requests/{id}/photo", "get", &["id"][..]),
+        ("/v1/attendance/requests/{id}:approve", "post", &["id"][..]),
+        ("/v1/attendance/requests/{id}:reject", "post", &["id"][..]),
+        ("/v1/attendance/requests/{id}:cancel", "post", &["id"][..]),
+    ];
+    for (path, method, params) in routes {
+        let op = &spec["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} is missing");
+        assert!(
+            op["operationId"].as_str().unwrap().contains("attendance_request"),
+            "{method} {path}: an operationId of its own"
+        );
+        assert_eq!(op["security"], json!([{"bearer": []}]), "{method} {path}");
+        let declared: Vec<&str> = op["parameters"]
+            .as_array()
+            .map(|a| a.iter().map(|p| p["name"].as_str().unwrap()).collect())
+            .unwrap_or_default();
+        assert_eq!(declared, params, "{method} {path}");
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            let expected = if p["name"] == "id" { "path" } else { "query" };
+            assert_eq!(p["in"], expected, "{method} {path}: {p}");
+        }
+        let responses = op["responses"].as_object().unwrap();
+        assert!(responses.contains_key("401"), "{method} {path} documents 401");
+        for (status, answer) in responses {
+            assert!(
+                answer["description"].is_string(),
+                "{method} {path} {status} has no description"
+            );
+            if status.starts_with('4') {
+                assert!(
+                    answer["content"]["application/problem+json"].is_object(),
+                    "{method} {path} {status}: {answer}"
+                );
+            }
+        }
+    }
+    let kinds = &spec["components"]["schemas"]["RequestKind"]["enum"];
+    assert_eq!(kinds, &json!(["missed_check_in", "missed_check_out", "correction"]));
+    assert!(spec["components"]["schemas"]["RequestView"]["properties"]["result_event_id"].is_object());
+}
