@@ -178,8 +178,9 @@ fn request_sha256(request_id: Uuid) -> String {
 }
 
 /// The event an approval of `request` at `now` writes: at the proposed instant, accepted,
-/// with no location (so judged against no geofence). Its `client_event_id` is the request's
-/// id: the user's unique key then admits one such event per request.
+/// with no location (so judged against no geofence). Its `client_event_id` is new, not the
+/// request's id, which the requester knows and could send from a phone first to block the
+/// approval; one event per request is the unique key on `request_id`.
 async fn approved_event(
     repo: &dyn Repo,
     org_id: Uuid,
@@ -192,7 +193,7 @@ async fn approved_event(
         event: StoredEvent {
             id: Uuid::now_v7(),
             user_id: request.user_id,
-            client_event_id: request.id,
+            client_event_id: Uuid::now_v7(),
             request_sha256: request_sha256(request.id),
             kind,
             captured_at: request.proposed_at,

@@ -23,8 +23,8 @@
 //!   the corrected event's kind, or `check_in` / `check_out` for the missed kinds.
 //! - **The approved event.** Written with `source: "request"`, `request_id`, the proposed
 //!   instant as `captured_at`, the decision time as `received_at`, `status: "accepted"`, and,
-//!   having no location, verdict `no_geofence` with no reasons and no geofence. Its
-//!   `client_event_id` is the request's id, so no second event can be written for it.
+//!   having no location, verdict `no_geofence` with no reasons and no geofence. A unique key
+//!   on `request_id` keeps it the only event of its request.
 //! - **Who sees a request.** The requester, and whoever may decide it: the
 //!   `attendance.requests.approve:*` scope over the requester (`direct`, `team` or `org`).
 //!   Anyone else gets 404, as for an object they may not know exists. Nobody decides their
