@@ -173,6 +173,13 @@ backend_tests! {
         assert_eq!(event["decision"]["verdict"], "no_geofence");
         assert_eq!(event["decision"]["reasons"], json!([]));
         assert_eq!(event["decision"]["geofence_id"], Value::Null);
+        // The protobuf form carries the same.
+        let res = app.client.get(app.url(&format!("/v1/attendance/events/{event_id}"))).bearer_auth(&w.employee.token)
+            .header("accept", "application/x-protobuf").send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let proto = <muster::proto::v1::RecordedEvent as prost::Message>::decode(res.bytes().await.unwrap()).unwrap();
+        assert_eq!(proto.request_id.as_deref(), Some(request.as_str()));
+        assert!(proto.location.is_none());
         // A decision is final, whoever tries next.
         let again = approve(&app, &w.manager.token, &request, json!({})).await.problem(409, "conflict");
         assert_eq!(field(&again), "status");
