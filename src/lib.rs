@@ -19,6 +19,7 @@ pub mod photos;
 pub mod privacy;
 pub mod proto;
 pub mod reports;
+pub mod requests;
 pub mod sites;
 pub mod startup;
 pub mod storage;

@@ -92,7 +92,7 @@ impl Uploads<'_> {
         Ok(PhotoRef::from(&photo))
     }
 
-    /// A photo the caller uploaded, ready to attach to one of their events: vets a presigned
+    /// A photo the caller uploaded, ready to attach to one of their events or requests: vets a presigned
     /// upload on first use. Anyone else's photo, a used or deleted one, is refused on `photo_id`.
     pub async fn claim(&self, caller: &Caller, photo_id: Uuid) -> Result<PhotoRef, UploadError> {
         let refused = |why: &str| UploadError::Refused(why.to_owned());
@@ -101,7 +101,7 @@ impl Uploads<'_> {
             return Err(refused("does not name a photo you uploaded"));
         };
         if self.repo.photo_attached(caller.org_id, photo_id).await? {
-            return Err(refused("is already attached to another event"));
+            return Err(refused("is already attached to another event or request"));
         }
         match photo.status {
             PhotoStatus::Ready => Ok(PhotoRef::from(&photo)),

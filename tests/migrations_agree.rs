@@ -52,6 +52,7 @@ const KNOWN_TABLES: &[&str] = &[
     "app_log_batches",
     "app_log_entries",
     "attendance_events",
+    "attendance_requests",
     "audit_log",
     "geofence_versions",
     "geofences",
@@ -115,6 +116,16 @@ const KNOWN_FACTS: &[(&str, &str, &str)] = &[
     ),
     ("attendance_events", "check kind in ('check_in', 'check_out')", "check"),
     ("geofences", "check version >= 1", "check"),
+    (
+        "attendance_requests",
+        "index attendance_requests_one_pending",
+        "(org_id, user_id, local_date, kind) unique where status = 'pending'",
+    ),
+    (
+        "attendance_events",
+        "foreign key (request_id) -> attendance_requests",
+        "references (id) on delete no action on update no action",
+    ),
     ("audit_log", "trigger before update", "for each row"),
     ("audit_log", "trigger before delete", "for each row"),
 ];

@@ -56,6 +56,10 @@ permissions! {
     ApplogsPiiRead => "applogs.pii.read",
     AuditRead => "audit.read",
     PrivacyManage => "privacy.manage",
+    RequestsCreate => "attendance.requests.create",
+    RequestsApproveDirect => "attendance.requests.approve:direct",
+    RequestsApproveTeam => "attendance.requests.approve:team",
+    RequestsApproveOrg => "attendance.requests.approve:org",
 }
 
 impl fmt::Display for Permission {
@@ -159,6 +163,7 @@ impl Role {
                 ApplogsWrite,
                 ApplogsReadSelf,
                 GeofencesRead,
+                RequestsCreate,
             ],
             Role::Manager => &[
                 AttendanceReadTeam,
@@ -166,6 +171,7 @@ impl Role {
                 PhotoReadDirect,
                 ReportsReadTeam,
                 UsersReadTeam,
+                RequestsApproveDirect,
             ],
             Role::Hr => &[
                 AttendanceReadOrg,
@@ -173,6 +179,7 @@ impl Role {
                 UsersReadOrg,
                 UsersManage,
                 PrivacyManage,
+                RequestsApproveOrg,
             ],
             Role::OrgAdmin => &[
                 UsersReadOrg,

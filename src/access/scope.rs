@@ -49,6 +49,8 @@ pub enum Family {
     Reports,
     Users,
     AppLogs,
+    /// Deciding (and so seeing) other people's attendance requests.
+    RequestApproval,
 }
 
 impl Family {
@@ -79,6 +81,11 @@ impl Family {
                 (ApplogsReadOrg, Scope::Org),
                 (ApplogsReadTeam, Scope::Team),
                 (ApplogsReadSelf, Scope::Myself),
+            ],
+            Family::RequestApproval => &[
+                (RequestsApproveOrg, Scope::Org),
+                (RequestsApproveTeam, Scope::Team),
+                (RequestsApproveDirect, Scope::Direct),
             ],
         }
     }

@@ -226,6 +226,7 @@ impl<'a> Recorder<'a> {
                 decision,
                 location: Some(input.location),
                 photo_id: photo.map(|p| p.photo_id),
+                request_id: None,
             },
             device: input.device,
             note: input.note,

@@ -55,6 +55,9 @@ pub struct EventView {
     pub location_redacted: bool,
     /// Where the caller may fetch the event's photo, if it has one they may see.
     pub photo_url: Option<String>,
+    /// The attendance request whose approval wrote this event (`GET
+    /// /v1/attendance/requests/{id}`); `null` for events a device sent.
+    pub request_id: Option<Uuid>,
 }
 
 /// The path of an event's photo.
@@ -87,6 +90,7 @@ pub fn view(event: StoredEvent, visibility: Visibility) -> EventView {
         location,
         location_redacted: !visibility.location,
         photo_url,
+        request_id: event.request_id,
     }
 }
 
@@ -174,6 +178,7 @@ mod tests {
                 is_mock: false,
             }),
             photo_id: Some(Uuid::now_v7()),
+            request_id: None,
         }
     }
 

@@ -29,6 +29,10 @@ pub enum Action {
     AppLogPiiDisclosed,
     DataExported,
     DataErased,
+    RequestCreated,
+    RequestApproved,
+    RequestRejected,
+    RequestCancelled,
 }
 
 impl Action {
@@ -52,6 +56,10 @@ impl Action {
         Action::AppLogPiiDisclosed,
         Action::DataExported,
         Action::DataErased,
+        Action::RequestCreated,
+        Action::RequestApproved,
+        Action::RequestRejected,
+        Action::RequestCancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +83,10 @@ impl Action {
             Action::AppLogPiiDisclosed => "applog_pii.disclosed",
             Action::DataExported => "privacy.exported",
             Action::DataErased => "privacy.erased",
+            Action::RequestCreated => "attendance_request.created",
+            Action::RequestApproved => "attendance_request.approved",
+            Action::RequestRejected => "attendance_request.rejected",
+            Action::RequestCancelled => "attendance_request.cancelled",
         }
     }
 

@@ -18,6 +18,7 @@ use crate::auth::password::HashError;
 use crate::field::{FieldError, InputError};
 use crate::photos::{IngestError, StoreError};
 use crate::reports::ReportError;
+use crate::requests::error::RequestError;
 use crate::storage::StorageError;
 use crate::storage::users::UserWriteError;
 use crate::uploads::UploadError;
@@ -381,6 +382,26 @@ impl From<ReportError> for ApiError {
         match e {
             ReportError::Storage(e) => e.into(),
             ReportError::Encode(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        let message = e.to_string();
+        match e {
+            RequestError::Input(e) => e.into(),
+            RequestError::Denied(e) => e.into(),
+            RequestError::OwnRequest | RequestError::NotRequester => ApiError::forbidden(message),
+            RequestError::NotFound => ApiError::not_found(),
+            RequestError::PendingExists => ApiError::conflict(
+                "kind",
+                "a pending request of this kind for this date exists already: cancel it or await its decision",
+            ),
+            RequestError::Decided(_) => ApiError::conflict("status", format!("{message}: a decision is final")),
+            RequestError::Photo(e) => e.into(),
+            RequestError::PhotoTaken => ApiError::field("photo_id", "is attached to another request"),
+            RequestError::Storage(e) => e.into(),
         }
     }
 }

@@ -30,12 +30,35 @@ impl<T: DeserializeOwned> Json<T> {
                 "expected Content-Type: application/json",
             ));
         }
-        let limit = self
-            .req
-            .app_data::<web::Data<AppState>>()
-            .map_or(1 << 20, |s| s.settings.json_body_limit_bytes);
+        let limit = self.limit();
         let body = read_body(&self.req, &mut self.payload, limit).await?;
         parse_json(&body)
+    }
+
+    /// As [`Json::parse`], but an empty body, of any media type or none, is `T::default()`:
+    /// for action endpoints whose body is optional (`POST ...:approve` with no comment).
+    pub async fn parse_or_default(mut self) -> ApiResult<T>
+    where
+        T: Default,
+    {
+        let limit = self.limit();
+        let body = read_body(&self.req, &mut self.payload, limit).await?;
+        if body.is_empty() {
+            return Ok(T::default());
+        }
+        if !has_media_type(&self.req, "application/json") {
+            return Err(ApiError::unsupported_media_type(
+                "expected Content-Type: application/json",
+            ));
+        }
+        parse_json(&body)
+    }
+
+    /// The configured JSON body limit (`MUSTER_JSON_BODY_LIMIT_BYTES`).
+    fn limit(&self) -> u64 {
+        self.req
+            .app_data::<web::Data<AppState>>()
+            .map_or(1 << 20, |s| s.settings.json_body_limit_bytes)
     }
 }
 

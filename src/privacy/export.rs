@@ -3,7 +3,8 @@
 //!
 //! The document is written section by section while each section is paged out of the
 //! database, so a long history never sits in memory: `{"exported_at", "profile", "events",
-//! "event_details" (device and note of each event), "photos", "app_logs", "disclosures"}`.
+//! "event_details" (device and note of each event), "attendance_requests", "photos",
+//! "app_logs", "disclosures"}`.
 //! The subject's own data is shown in full (their
 //! locations, device details, IP addresses), whoever asked with the right to ask.
 
@@ -15,9 +16,11 @@ use uuid::Uuid;
 
 use crate::attendance::redact::{Visibility, view};
 use crate::audit::Action;
+use crate::requests::view::view as request_view;
 use crate::storage::applogs::AppLogFilter;
 use crate::storage::audit::AuditFilter;
 use crate::storage::events::{EventFilter, EventScope};
+use crate::storage::requests::{RequestFilter, RequestScope};
 use crate::storage::users::User;
 use crate::storage::users::UserScope;
 use crate::storage::{Page, PageRequest, Repo};
@@ -144,6 +147,24 @@ async fn write(repo: &dyn Repo, subject: User, mut out: Writer) -> anyhow::Resul
     }
     if !out
         .paged("event_details", |page| repo.event_details(org_id, user_id, page), |d| d)
+        .await?
+    {
+        return Ok(());
+    }
+
+    let requests = RequestFilter {
+        scope: RequestScope::User(user_id),
+        status: None,
+        from: None,
+        to: None,
+    };
+    let requests = &requests;
+    if !out
+        .paged(
+            "attendance_requests",
+            |page| repo.list_requests(org_id, requests, page),
+            |r| request_view(r, true),
+        )
         .await?
     {
         return Ok(());

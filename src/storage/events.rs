@@ -150,6 +150,8 @@ pub struct StoredEvent {
     pub decision: Decision,
     pub location: Option<Location>,
     pub photo_id: Option<Uuid>,
+    /// The attendance request whose approval wrote this event.
+    pub request_id: Option<Uuid>,
 }
 
 /// An event to store, with the personal extras that are kept but not answered.

@@ -23,6 +23,7 @@ mod postgres;
 pub mod privacy;
 mod repo;
 pub mod reports;
+pub mod requests;
 pub mod sites;
 mod sqlite;
 mod time;

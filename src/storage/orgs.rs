@@ -69,6 +69,20 @@ pub struct Policy {
     pub offline_max_age_h: u32,
     pub max_speed_kmh: f64,
     pub retention: Retention,
+    /// How many days back an attendance request may name (0: only today). Defaulted when
+    /// absent, so policies stored before requests existed still read, and a `PUT` written
+    /// against them still applies.
+    #[serde(default = "Policy::default_request_max_age_days")]
+    pub request_max_age_days: u32,
+}
+
+impl Policy {
+    /// The most `request_max_age_days` may be: a year, as reports span at most that.
+    pub const MAX_REQUEST_AGE_DAYS: u32 = 366;
+
+    fn default_request_max_age_days() -> u32 {
+        30
+    }
 }
 
 impl Default for Policy {
@@ -87,6 +101,7 @@ impl Default for Policy {
                 photo_days: 90,
                 applog_days: 30,
             },
+            request_max_age_days: Policy::default_request_max_age_days(),
         }
     }
 }

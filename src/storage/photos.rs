@@ -53,6 +53,7 @@ pub trait PhotoRecordStore: Send + Sync {
     /// Records a vetted direct upload under its new key, if it is still pending; false when
     /// a concurrent claim finalised it first (its key stands).
     async fn mark_photo_ready(&self, photo: &PhotoRecord) -> Result<bool>;
+    /// Whether an event or an attendance request carries the photo.
     async fn photo_attached(&self, org_id: Uuid, photo_id: Uuid) -> Result<bool>;
     /// A user's photos that still exist, oldest first (for their export).
     async fn user_photos(&self, org_id: Uuid, user_id: Uuid) -> Result<Vec<PhotoRecord>>;

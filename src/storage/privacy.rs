@@ -21,8 +21,9 @@ pub struct EventDetails {
 /// `unreferenced_photo_keys` answer `None` when another replica holds the retention lock.
 #[async_trait]
 pub trait PrivacyStore: Send + Sync {
-    /// Removes a user's locations, device data, notes and app logs and marks their photos
-    /// for deletion, in one transaction; `false` if there is no such user.
+    /// Removes a user's locations, device data, notes, attendance requests' reasons and
+    /// comments and app logs and marks their photos for deletion, in one transaction;
+    /// `false` if there is no such user.
     async fn erase_user_data(&self, org_id: Uuid, user_id: Uuid, audit: &AuditEntry) -> Result<bool>;
     /// Photos marked deleted whose stored object is not yet confirmed gone: `(id, key)`.
     /// The device data and note kept with each of a user's events (never in event answers,

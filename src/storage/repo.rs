@@ -12,6 +12,7 @@ use super::orgs::OrgStore;
 use super::photos::PhotoRecordStore;
 use super::privacy::PrivacyStore;
 use super::reports::ReportStore;
+use super::requests::RequestStore;
 use super::sites::SiteStore;
 use super::tokens::TokenStore;
 use super::users::UserStore;
@@ -29,6 +30,7 @@ pub trait Repo:
     + PrivacyStore
     + ReportStore
     + AppLogStore
+    + RequestStore
     + Send
     + Sync
     + 'static

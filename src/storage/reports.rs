@@ -42,14 +42,17 @@ pub struct ReportSubject {
 }
 
 impl ReportSubject {
-    /// The zone the user's days are counted in: the first site's, else the organisation's.
-    /// A stored name that no longer parses falls back the same way rather than failing.
+    /// The zone the user's days are counted in (see [`user_timezone`]).
     pub fn timezone(&self, org: Tz) -> Tz {
-        self.site_timezone
-            .as_deref()
-            .and_then(|name| name.parse().ok())
-            .unwrap_or(org)
+        user_timezone(self.site_timezone.as_deref(), org)
     }
+}
+
+/// The zone a user's days are counted in (reports, attendance requests): their first site's
+/// (`site_timezone`, by site id), else the organisation's. A stored name that no longer
+/// parses falls back the same way rather than failing.
+pub fn user_timezone(site_timezone: Option<&str>, org: Tz) -> Tz {
+    site_timezone.and_then(|name| name.parse().ok()).unwrap_or(org)
 }
 
 /// Where a page of report events ends: the next page starts strictly after it.

@@ -17,6 +17,7 @@ mod org;
 mod photos;
 mod privacy;
 mod reports;
+mod requests;
 mod shared_reads;
 mod tenancy;
 mod users;

@@ -9,7 +9,8 @@ backend_tests! {
         assert_eq!(policy, json!({
             "geofence_mode": "flag", "accuracy_rule": "point", "max_accuracy_m": 100.0, "require_photo": false,
             "allow_mock_location": false, "max_clock_skew_s": 300, "offline_max_age_h": 72, "max_speed_kmh": 300.0,
-            "retention": {"location_days": 400, "photo_days": 90, "applog_days": 30}
+            "retention": {"location_days": 400, "photo_days": 90, "applog_days": 30},
+            "request_max_age_days": 30
         }));
         let mut strict = policy.clone();
         strict["geofence_mode"] = json!("enforce");
@@ -28,18 +29,25 @@ backend_tests! {
         let mut extra = strict.clone();
         extra["retention"]["forever"] = json!(true);
         assert_eq!(app.put("/v1/policy", &admin, extra).await.problem(422, "validation_failed")["errors"][0]["field"], "retention.forever");
+        let mut too_far_back = strict.clone();
+        too_far_back["request_max_age_days"] = json!(367);
+        assert_eq!(app.put("/v1/policy", &admin, too_far_back).await.problem(422, "validation_failed")["errors"][0]["field"], "request_max_age_days");
         assert_eq!(app.get("/v1/policy", &admin).await.expect(200), strict, "refused changes wrote nothing");
+        // A policy written before `request_max_age_days` existed still applies, with its default.
+        let mut older = strict.clone();
+        older.as_object_mut().unwrap().remove("request_max_age_days");
+        assert_eq!(app.put("/v1/policy", &admin, older).await.expect(200), strict);
         let audit = app.get("/v1/audit?action=policy.changed", &admin).await.expect(200);
-        assert_eq!(audit["items"].as_array().unwrap().len(), 1);
+        assert_eq!(audit["items"].as_array().unwrap().len(), 2);
     }
 
     async fn roles_start_with_the_contract_grants(app: TestApp) {
         let admin = app.admin().await;
         let roles = app.get("/v1/roles", &admin).await.expect(200);
         let grants = |name: &str| roles["items"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["permissions"].clone();
-        assert_eq!(grants("employee"), json!(["attendance.record", "attendance.read:self", "attendance.location.read:self", "attendance.photo.read:self", "geofences.read", "applogs.write", "applogs.read:self"]));
-        assert_eq!(grants("manager"), json!(["attendance.read:team", "attendance.location.read:direct", "attendance.photo.read:direct", "reports.read:team", "users.read:team"]));
-        assert_eq!(grants("hr"), json!(["attendance.read:org", "reports.read:org", "users.read:org", "users.manage", "privacy.manage"]));
+        assert_eq!(grants("employee"), json!(["attendance.record", "attendance.read:self", "attendance.location.read:self", "attendance.photo.read:self", "geofences.read", "applogs.write", "applogs.read:self", "attendance.requests.create"]));
+        assert_eq!(grants("manager"), json!(["attendance.read:team", "attendance.location.read:direct", "attendance.photo.read:direct", "reports.read:team", "users.read:team", "attendance.requests.approve:direct"]));
+        assert_eq!(grants("hr"), json!(["attendance.read:org", "reports.read:org", "users.read:org", "users.manage", "privacy.manage", "attendance.requests.approve:org"]));
         assert_eq!(grants("org_admin"), json!(["users.read:org", "users.manage", "geofences.read", "geofences.manage", "policy.manage", "roles.manage", "applogs.read:org", "applogs.pii.read", "audit.read", "privacy.manage"]));
         assert_eq!(grants("auditor"), json!(["audit.read"]));
         let problem = app.put("/v1/roles/manager", &admin, json!({"permissions": ["reports.read:team", "reports.read:everything"]})).await.problem(422, "validation_failed");

@@ -52,7 +52,7 @@ pub fn stored_photos(root: &Path) -> Vec<Vec<u8>> {
     found
 }
 
-async fn upload(app: &TestApp, token: &str, content_type: &str, body: Vec<u8>) -> crate::common::Answer {
+pub async fn upload(app: &TestApp, token: &str, content_type: &str, body: Vec<u8>) -> crate::common::Answer {
     let res = app
         .client
         .post(app.url("/v1/photos"))

@@ -11,6 +11,7 @@ pub mod org;
 pub mod photos;
 pub mod privacy;
 pub mod reports;
+pub mod requests;
 pub mod sites;
 pub mod users;
 
@@ -28,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(audit::configure)
         .configure(sites::configure)
         .configure(geofences::configure)
+        .configure(requests::configure)
         .configure(attendance::configure)
         .configure(photos::configure)
         .configure(privacy::configure)
@@ -53,6 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         privacy::erase, privacy::export_me, privacy::export_user,
         applogs::upload, applogs::list,
         reports::attendance,
+        requests::create, requests::list, requests::get_one, requests::photo, requests::approve, requests::reject,
+        requests::cancel_one,
     ),
     components(schemas(crate::http::error::Problem, crate::http::error::Code, crate::field::FieldError)),
     components(schemas(crate::applogs::Upload, crate::applogs::UploadEntry, crate::storage::applogs::Device, crate::storage::applogs::Level,

@@ -113,6 +113,12 @@ fn check_policy(p: &Policy) -> Vec<FieldError> {
             errors.push(FieldError::new(field, "must be at least 1 day"));
         }
     }
+    if p.request_max_age_days > Policy::MAX_REQUEST_AGE_DAYS {
+        errors.push(FieldError::new(
+            "request_max_age_days",
+            format!("must be at most {} days", Policy::MAX_REQUEST_AGE_DAYS),
+        ));
+    }
     errors
 }
 

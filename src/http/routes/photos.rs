@@ -194,6 +194,19 @@ pub async fn event_photo(state: web::Data<AppState>, caller: Caller, id: web::Pa
     {
         return Err(ApiError::not_found());
     }
+    serve_photo(&state, &caller, subject.id, &photo, id.to_string()).await
+}
+
+/// Answers with a photo the caller may have (the image, or a redirect to a short-lived
+/// signed URL) and records its disclosure: one `photo.disclosed` entry naming `object_id`
+/// (the event or request it belongs to), none when it is the caller's own.
+pub(crate) async fn serve_photo(
+    state: &AppState,
+    caller: &Caller,
+    subject_id: Uuid,
+    photo: &PhotoRecord,
+    object_id: String,
+) -> ApiResult<HttpResponse> {
     if photo.status != PhotoStatus::Ready {
         return Err(ApiError::not_found());
     }
@@ -209,7 +222,7 @@ pub async fn event_photo(state: web::Data<AppState>, caller: Caller, id: web::Pa
         }
     };
     let mut disclosures = Disclosures::new(caller.audit());
-    disclosures.record(Action::PhotoDisclosed, subject.id, Some(id.to_string()));
+    disclosures.record(Action::PhotoDisclosed, subject_id, Some(object_id));
     if !disclosures.is_empty() {
         state.repo.append_audit(&disclosures.take_entries()).await?;
     }

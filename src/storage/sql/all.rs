@@ -10,6 +10,7 @@ include!("tokens.rs");
 include!("audit.rs");
 include!("sites.rs");
 include!("events.rs");
+include!("requests.rs");
 include!("reports.rs");
 include!("photos.rs");
 include!("privacy.rs");

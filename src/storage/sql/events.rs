@@ -2,7 +2,7 @@
 
 const EVENT_COLUMNS: &str = "id, user_id, client_event_id, request_sha256, kind, captured_at, received_at, status, verdict,
     reasons, geofence_id, geofence_version, geofence_name, site_id, distance_m, lat, lon, accuracy_m, altitude_m, provider,
-    is_mock, photo_id";
+    is_mock, photo_id, request_id";
 
 /// `EVENT_COLUMNS` with only the fix of an alias `e` read, every other column NULL: the
 /// previous event's fix is all a look-up needs, so the database does not output (nor the
@@ -62,6 +62,7 @@ fn event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<StoredEvent> {
         },
         location,
         photo_id: row.try_get("photo_id")?,
+        request_id: row.try_get("request_id")?,
     })
 }
 
@@ -110,15 +111,13 @@ async fn insert_events(pool: Pool<Db>, events: Vec<NewEvent>) -> Vec<Result<Inse
     }
 }
 
-/// Inserts `events` with one statement, hence one commit. The unique keys decide conflicts
-/// (`DO NOTHING` without a target covers both): a skipped row is either a user's repeated
-/// `client_event_id` (concurrent retries store one row, every loser gets the winner's event)
-/// or a photo already attached to another event.
-async fn insert_batch(pool: &Pool<Db>, events: &[NewEvent]) -> Result<Vec<InsertOutcome>> {
+/// `INSERT INTO attendance_events ... VALUES ...` for `events`: the one statement that
+/// writes events, for the group commit and for an approved request's transaction alike.
+fn event_insert(events: &[NewEvent]) -> QueryBuilder<Db> {
     let mut q = QueryBuilder::<Db>::new(
         "INSERT INTO attendance_events (id, org_id, user_id, client_event_id, request_sha256, kind, captured_at,
              received_at, status, verdict, reasons, geofence_id, geofence_version, geofence_name, site_id, distance_m,
-             lat, lon, accuracy_m, altitude_m, provider, is_mock, device, note, photo_id) ",
+             lat, lon, accuracy_m, altitude_m, provider, is_mock, device, note, photo_id, request_id) ",
     );
     q.push_values(events, |mut row, new| {
         let e = &new.event;
@@ -148,8 +147,26 @@ async fn insert_batch(pool: &Pool<Db>, events: &[NewEvent]) -> Result<Vec<Insert
             .push_bind(l.map(|l| l.is_mock))
             .push_bind(new.device.clone().map(sqlx::types::Json))
             .push_bind(new.note.clone())
-            .push_bind(e.photo_id);
+            .push_bind(e.photo_id)
+            .push_bind(e.request_id);
     });
+    q
+}
+
+/// Writes one event inside a caller's transaction (an approved request's), bypassing the
+/// group commit: it must commit with the rest of that transaction or not at all. A
+/// conflict on a unique key is an error here, not a skipped row.
+async fn insert_event_in(conn: &mut DbConn, event: &NewEvent) -> Result<()> {
+    event_insert(std::slice::from_ref(event)).build().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Inserts `events` with one statement, hence one commit. The unique keys decide conflicts
+/// (`DO NOTHING` without a target covers both): a skipped row is either a user's repeated
+/// `client_event_id` (concurrent retries store one row, every loser gets the winner's event)
+/// or a photo already attached to another event.
+async fn insert_batch(pool: &Pool<Db>, events: &[NewEvent]) -> Result<Vec<InsertOutcome>> {
+    let mut q = event_insert(events);
     // Only the ids come back: a stored row is exactly the event sent (times are already at
     // the microseconds the database keeps), so reading it back would only cost the database
     // the output of every column.

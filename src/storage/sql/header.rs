@@ -1,7 +1,7 @@
 // Imports and helpers shared by the included SQL files (see `all.rs`).
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use sqlx::{Connection, QueryBuilder, Row};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +20,10 @@ use crate::storage::orgs::{NewOrg, Org, OrgPatch, OrgStore, Policy};
 use crate::storage::photos::{PhotoRecord, PhotoRecordStore, PhotoStatus};
 use crate::storage::privacy::{EventDetails, PrivacyStore};
 use crate::storage::reports::{EventKey, Place, ReportEvent, ReportStore, ReportSubject};
+use crate::storage::requests::{
+    FileOutcome, FilingContext, RequestFilter, RequestKind, RequestScope, RequestStatus, RequestStore, Resolution,
+    ResolveOutcome, StoredRequest,
+};
 use crate::storage::sites::{
     FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, SiteStore, StoredFence,
 };
@@ -33,6 +37,13 @@ use crate::storage::repo::{PoolStats, Repo};
 use crate::storage::time::Timestamp;
 
 type DbConn = <Db as sqlx::Database>::Connection;
+
+/// The time zone of the first of a user `u`'s sites in `site_ids` order (by site id, as the
+/// user object lists them), or NULL: with the org's zone as the fallback, the zone a user's
+/// days are counted in (`storage::reports::user_timezone`). The index on user_sites
+/// (user_id, site_id) answers it.
+const FIRST_SITE_TIMEZONE: &str = "(SELECT s.timezone FROM user_sites us JOIN sites s ON s.org_id = us.org_id AND s.id = us.site_id
+     WHERE us.user_id = u.id ORDER BY us.site_id LIMIT 1)";
 type Tx = sqlx::Transaction<'static, Db>;
 /// An organisation's policy and one of its users' sites.
 type PolicyAndSites = (Policy, Vec<Uuid>);

@@ -65,7 +65,11 @@ impl PhotoRecordStore for SqlRepo {
     }
 
     async fn photo_attached(&self, org_id: Uuid, photo_id: Uuid) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attendance_events WHERE org_id = $1 AND photo_id = $2")
+        // A photo goes with one check-in or one attendance request, never both.
+        let n: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM attendance_events WHERE org_id = $1 AND photo_id = $2)
+                  + (SELECT COUNT(*) FROM attendance_requests WHERE org_id = $1 AND photo_id = $2)",
+        )
             .bind(org_id)
             .bind(photo_id)
             .fetch_one(&self.pool)

@@ -38,6 +38,16 @@ impl PrivacyStore for SqlRepo {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        // A request's reason and its decision's comment are free text about the person; the
+        // request's skeleton (day, kind, time, status, who decided) stays, as an event's does.
+        sqlx::query(
+            "UPDATE attendance_requests SET reason = NULL, comment = NULL
+             WHERE org_id = $1 AND user_id = $2 AND (reason IS NOT NULL OR comment IS NOT NULL)",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE photos SET status = 'deleted' WHERE org_id = $1 AND user_id = $2 AND status <> 'deleted'")
             .bind(org_id)
             .bind(user_id)

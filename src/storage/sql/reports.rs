@@ -55,20 +55,15 @@ impl ReportStore for SqlRepo {
         if ids.is_some_and(<[Uuid]>::is_empty) {
             return Ok(Vec::new());
         }
-        // The first site in `site_ids` order (by site id, as the user object lists them)
-        // decides the time zone; the index on user_sites (user_id, site_id) answers it.
         let mut q = QueryBuilder::<Db>::new("");
         if let Some(ids) = ids {
             q.push("WITH ids(id) AS (");
             push_values(&mut q, ids);
             q.push(") ");
         }
-        q.push(
-            "SELECT u.id, u.employee_code, u.name,
-                    (SELECT s.timezone FROM user_sites us JOIN sites s ON s.org_id = us.org_id AND s.id = us.site_id
-                     WHERE us.user_id = u.id ORDER BY us.site_id LIMIT 1) AS site_timezone
-             FROM users u",
-        );
+        q.push(format_args!(
+            "SELECT u.id, u.employee_code, u.name, {FIRST_SITE_TIMEZONE} AS site_timezone FROM users u"
+        ));
         if ids.is_some() {
             q.push(" JOIN ids ON ids.id = u.id");
         }
