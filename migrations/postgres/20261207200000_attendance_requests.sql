@@ -43,7 +43,8 @@ CREATE INDEX attendance_requests_org_user_id ON attendance_requests (org_id, use
 -- The request whose approval wrote an event (NULL for events a device or the server sent);
 -- at most one event per request.
 ALTER TABLE attendance_events ADD COLUMN request_id uuid REFERENCES attendance_requests (id);
-CREATE UNIQUE INDEX attendance_events_request ON attendance_events (request_id);
+-- Partial: device events, nearly all of them, get no entry, so it costs a check-in nothing.
+CREATE UNIQUE INDEX attendance_events_request ON attendance_events (request_id) WHERE request_id IS NOT NULL;
 
 -- Organisations created before requests existed get the new permissions in their default
 -- roles, as a new organisation would (API.md "Attendance requests"); an admin may change
