@@ -43,7 +43,24 @@ pub enum Code {
 }
 
 impl Code {
-    fn status(self) -> StatusCode {
+    /// Every code, for the OpenAPI document's response components (`http::problems`).
+    pub const ALL: [Code; 13] = [
+        Code::MalformedRequest,
+        Code::ValidationFailed,
+        Code::Unauthorized,
+        Code::Forbidden,
+        Code::NotFound,
+        Code::Conflict,
+        Code::PayloadTooLarge,
+        Code::UnsupportedMediaType,
+        Code::NotAcceptable,
+        Code::RequestTimeout,
+        Code::RateLimited,
+        Code::Unavailable,
+        Code::Internal,
+    ];
+
+    pub fn status(self) -> StatusCode {
         match self {
             Code::MalformedRequest => StatusCode::BAD_REQUEST,
             Code::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,

@@ -12,7 +12,7 @@ use super::state::AppState;
 
 /// Paths that are never limited: probes and scrapers must not be refused because someone
 /// else is flooding.
-const EXEMPT: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+pub const EXEMPT: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
 pub async fn rate_limit(
     req: ServiceRequest,

@@ -8,6 +8,7 @@ mod applogs;
 mod attendance;
 mod auth;
 mod cli;
+mod contract;
 mod crash;
 mod geofences;
 mod log_hygiene;

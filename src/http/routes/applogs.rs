@@ -16,30 +16,29 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Query;
 use crate::http::negotiate::{JsonOrProto, Reply};
 use crate::http::page::{List, page_request};
+use crate::http::problems;
 use crate::http::state::AppState;
+use crate::http::wire::ProtobufMessage;
 use crate::proto::v1;
 use crate::storage::Page;
 use crate::storage::applogs::{AppLog, AppLogFilter, Level, Origin};
 use crate::storage::users::UserScope;
 
-#[utoipa::path(post, path = "/v1/app-logs", tag = "app-logs",
+/// Stores a batch of app-log entries from one device (`applogs.write`). Nothing of a batch
+/// is stored unless all of it is valid:
+/// - 400: undecodable JSON or protobuf, including nesting beyond the parsers' own limits
+///   (128 JSON levels, roughly 30 in protobuf Structs), far past `MUSTER_APPLOG_MAX_DEPTH`;
+/// - 413: a body over `MUSTER_APPLOG_BODY_LIMIT_BYTES` (1 MiB);
+/// - 422: each invalid field named (`entries[3].message`); also more than
+///   `MUSTER_APPLOG_MAX_ENTRIES` (1,000) entries, named `entries`;
+/// - 429: over `MUSTER_APPLOG_BATCHES_PER_MINUTE` for this user (`Retry-After`).
+#[utoipa::path(tag = "app-logs", operation_id = "upload_app_logs",
     request_body(description = "A batch of entries from one device, as JSON or as the protobuf `muster.v1.AppLogBatch`.",
-        content((Upload = "application/json"), (Upload = "application/x-protobuf"))),
+        content((Upload = "application/json"), (ProtobufMessage = "application/x-protobuf"))),
     responses(
         (status = 202, description = "stored; protobuf `muster.v1.AppLogAccepted` with `Accept: application/x-protobuf`",
-            content((Accepted = "application/json"), (Accepted = "application/x-protobuf"))),
-        (status = 400, description = "undecodable JSON or protobuf, including nesting beyond the parsers' own \
-            limits (128 JSON levels, roughly 30 in protobuf Structs), far past MUSTER_APPLOG_MAX_DEPTH",
-            body = crate::http::error::Problem),
-        (status = 401, body = crate::http::error::Problem),
-        (status = 403, description = "without applogs.write", body = crate::http::error::Problem),
-        (status = 413, description = "body over MUSTER_APPLOG_BODY_LIMIT_BYTES (1 MiB)", body = crate::http::error::Problem),
-        (status = 415, description = "neither application/json nor application/x-protobuf", body = crate::http::error::Problem),
-        (status = 422, description = "invalid input, each field named (`entries[3].message`); also more than \
-            MUSTER_APPLOG_MAX_ENTRIES (1,000) entries, named `entries`. Nothing of the batch is stored.",
-            body = crate::http::error::Problem),
-        (status = 429, description = "over MUSTER_APPLOG_BATCHES_PER_MINUTE for this user; see Retry-After",
-            body = crate::http::error::Problem)),
+            content((Accepted = "application/json"), (ProtobufMessage = "application/x-protobuf"))),
+        problems::Secured, problems::Body, problems::Forbidden),
     security(("bearer" = [])))]
 #[post("/v1/app-logs")]
 pub async fn upload(
@@ -110,14 +109,13 @@ fn visible(caller: &Caller, scope: Scope, p: &ListParams) -> Option<AppLogFilter
     })
 }
 
-#[utoipa::path(get, path = "/v1/app-logs", tag = "app-logs", params(ListParams),
+/// App-log entries the caller may read (`applogs.read:*`), in arrival order; `ip`,
+/// `device.id` and `device.name` are null without `applogs.pii.read`.
+#[utoipa::path(tag = "app-logs", operation_id = "list_app_logs", params(ListParams),
     responses(
-        (status = 200, description = "entries in arrival order; `ip`, `device.id` and `device.name` are null without \
-            applogs.pii.read. Protobuf `muster.v1.AppLogPage` with `Accept: application/x-protobuf`.",
-            content((List<AppLog> = "application/json"), (List<AppLog> = "application/x-protobuf"))),
-        (status = 401, body = crate::http::error::Problem),
-        (status = 403, description = "without applogs.read:self, :team or :org", body = crate::http::error::Problem),
-        (status = 422, body = crate::http::error::Problem)),
+        (status = 200, description = "a page of entries. Protobuf `muster.v1.AppLogPage` with `Accept: application/x-protobuf`.",
+            content((List<AppLog> = "application/json"), (ProtobufMessage = "application/x-protobuf"))),
+        problems::Secured, problems::Invalid, problems::Forbidden),
     security(("bearer" = [])))]
 #[get("/v1/app-logs")]
 pub async fn list(

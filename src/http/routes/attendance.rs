@@ -24,10 +24,33 @@ use crate::http::extract::Query;
 use crate::http::extract::{has_media_type, parse_json};
 use crate::http::negotiate::{JsonOrProto, Reply};
 use crate::http::page::{List, page_request};
+use crate::http::problems;
 use crate::http::state::AppState;
-use crate::http::wire::{BatchItemResult, BatchResult};
+use crate::http::wire::{BatchItemResult, BatchResult, Image, ProtobufMessage};
 use crate::proto::{self, v1};
 use crate::storage::events::{EventFilter, EventScope, Kind, Status, StoredEvent};
+
+/// The schema of a multipart check-in: the `event` part (JSON or protobuf), then an
+/// optional `photo` part. The form is read part by part (`record_multipart`), so this type
+/// only describes it.
+pub struct EventForm;
+
+impl utoipa::PartialSchema for EventForm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .property("event", utoipa::openapi::Ref::from_schema_name("EventBody"))
+            .required("event")
+            .property("photo", <Image as utoipa::PartialSchema>::schema())
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EventForm {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        schemas.push(("EventBody".into(), <EventBody as utoipa::PartialSchema>::schema()));
+        <EventBody as utoipa::ToSchema>::schemas(schemas);
+    }
+}
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -147,20 +170,22 @@ async fn present_one(state: &AppState, caller: &Caller, event: StoredEvent) -> A
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("presented no event")))
 }
 
-#[utoipa::path(post, path = "/v1/attendance/events", tag = "attendance",
+/// Records a check-in or check-out (`attendance.record`). Every attempt is stored, rejected
+/// ones too: a rejection is `status: rejected`, not an error. The same `client_event_id`
+/// with another body is 409; invalid input is 422 naming the field, and nothing is
+/// recorded. A photo over `MUSTER_PHOTO_MAX_BYTES` is 413, one of another type 415.
+#[utoipa::path(tag = "attendance", operation_id = "record_event",
     request_body(description = "A check-in or check-out, as JSON or as the protobuf `muster.v1.AttendanceEvent`. Identity comes from the token: `user_id`, `status` and the like are unknown fields (422). As `multipart/form-data`: an `event` part (JSON or protobuf), then a `photo` part (`image/jpeg`, `image/png`, `image/webp`).",
-        content((EventBody = "application/json"), (EventBody = "application/x-protobuf"), ("multipart/form-data"))),
+        content((EventBody = "application/json"), (ProtobufMessage = "application/x-protobuf"), (EventForm = "multipart/form-data"))),
     responses(
         (status = 201, description = "recorded (rejected events too: see `status`); protobuf `muster.v1.RecordedEvent` with `Accept: application/x-protobuf`",
-            content((EventView = "application/json"), (EventView = "application/x-protobuf"))),
+            content((EventView = "application/json"), (ProtobufMessage = "application/x-protobuf")),
+            links(
+                ("get_event" = (operation_id = "get_event", parameters(("id" = "$response.body#/id")))),
+                ("get_event_photo" = (operation_id = "get_event_photo", parameters(("id" = "$response.body#/id")))))),
         (status = 200, description = "this `client_event_id` was already recorded with this body: the original answer",
-            content((EventView = "application/json"), (EventView = "application/x-protobuf"))),
-        (status = 400, body = crate::http::error::Problem, description = "malformed body"),
-        (status = 403, body = crate::http::error::Problem),
-        (status = 409, body = crate::http::error::Problem, description = "this `client_event_id` was used with another body"),
-        (status = 413, body = crate::http::error::Problem),
-        (status = 415, body = crate::http::error::Problem),
-        (status = 422, body = crate::http::error::Problem, description = "invalid input, naming the field; nothing is recorded")),
+            content((EventView = "application/json"), (ProtobufMessage = "application/x-protobuf"))),
+        problems::Secured, problems::Body, problems::Forbidden, problems::Conflict),
     security(("bearer" = [])))]
 #[post("/v1/attendance/events")]
 pub async fn record(
@@ -196,17 +221,17 @@ fn failed_item(e: AttendanceError) -> BatchItemResult {
     }
 }
 
-#[utoipa::path(post, path = "/v1/attendance/events:batch", tag = "attendance",
-    request_body(description = "A phone's offline queue (JSON, or the protobuf `muster.v1.AttendanceEventBatch`), judged in `captured_at` order. More than `attendance_batch_max_events` (500) items is a 422 on `events`; a body over `attendance_batch_body_limit_bytes` is a 413.",
-        content((BatchBody = "application/json"), (BatchBody = "application/x-protobuf"))),
+/// Records a phone's offline queue (`attendance.record`), judged in `captured_at` order;
+/// each item is idempotent like a single check-in and a bad item fails alone, in its
+/// result. More than `MUSTER_ATTENDANCE_BATCH_MAX_EVENTS` (500) items is 422 on `events`;
+/// a body over `MUSTER_ATTENDANCE_BATCH_BODY_LIMIT_BYTES` is 413.
+#[utoipa::path(tag = "attendance", operation_id = "record_event_batch",
+    request_body(description = "A phone's offline queue, as JSON or as the protobuf `muster.v1.AttendanceEventBatch`.",
+        content((BatchBody = "application/json"), (ProtobufMessage = "application/x-protobuf"))),
     responses(
-        (status = 200, description = "one result per item, in the order sent; a bad item fails alone. Protobuf `muster.v1.BatchResult` with `Accept: application/x-protobuf`",
-            content((BatchResult = "application/json"), (BatchResult = "application/x-protobuf"))),
-        (status = 400, body = crate::http::error::Problem),
-        (status = 403, body = crate::http::error::Problem),
-        (status = 413, body = crate::http::error::Problem, description = "body over the byte limit"),
-        (status = 415, body = crate::http::error::Problem),
-        (status = 422, body = crate::http::error::Problem, description = "more items than the batch limit (field `events`), or not a batch")),
+        (status = 200, description = "one result per item, in the order sent. Protobuf `muster.v1.BatchResult` with `Accept: application/x-protobuf`",
+            content((BatchResult = "application/json"), (ProtobufMessage = "application/x-protobuf"))),
+        problems::Secured, problems::Body, problems::Forbidden),
     security(("bearer" = [])))]
 #[post("/v1/attendance/events:batch")]
 pub async fn batch(
@@ -270,13 +295,14 @@ fn query_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>,
         .map_err(|_| FieldError::new(field, "must be an RFC 3339 time with offset"))
 }
 
-#[utoipa::path(get, path = "/v1/attendance/events", tag = "attendance", params(ListParams),
+/// Attendance events the caller may see (`attendance.read:*`), redacted by
+/// `attendance.location.read:*` / `attendance.photo.read:*`. A `user_id` the caller may not
+/// see is 404.
+#[utoipa::path(tag = "attendance", operation_id = "list_events", params(ListParams),
     responses(
-        (status = 200, description = "events in `captured_at` order, scoped by `attendance.read:*`; locations and photos only where `attendance.location.read:*` / `attendance.photo.read:*` reach. Protobuf `muster.v1.RecordedEventPage` with `Accept: application/x-protobuf`",
-            content((List<EventView> = "application/json"), (List<EventView> = "application/x-protobuf"))),
-        (status = 403, body = crate::http::error::Problem, description = "no `attendance.read:*` permission"),
-        (status = 404, body = crate::http::error::Problem, description = "`user_id` names a user the caller may not see"),
-        (status = 422, body = crate::http::error::Problem)),
+        (status = 200, description = "events in `captured_at` order. Protobuf `muster.v1.RecordedEventPage` with `Accept: application/x-protobuf`",
+            content((List<EventView> = "application/json"), (ProtobufMessage = "application/x-protobuf"))),
+        problems::Secured, problems::Invalid, problems::Forbidden, problems::NotFound),
     security(("bearer" = [])))]
 #[get("/v1/attendance/events")]
 pub async fn list(
@@ -337,12 +363,12 @@ pub async fn list(
     Ok(Reply::ok(List::from_page(page, |v| v)))
 }
 
-#[utoipa::path(get, path = "/v1/attendance/events/{id}", tag = "attendance",
+/// One attendance event, redacted for the caller; one they may not see is 404.
+#[utoipa::path(tag = "attendance", operation_id = "get_event",
     responses(
         (status = 200, description = "protobuf `muster.v1.RecordedEvent` with `Accept: application/x-protobuf`",
-            content((EventView = "application/json"), (EventView = "application/x-protobuf"))),
-        (status = 403, body = crate::http::error::Problem, description = "no `attendance.read:*` permission"),
-        (status = 404, body = crate::http::error::Problem, description = "no such event, or not the caller's to see")),
+            content((EventView = "application/json"), (ProtobufMessage = "application/x-protobuf"))),
+        problems::Secured, problems::Forbidden, problems::NotFound),
     security(("bearer" = [])))]
 #[get("/v1/attendance/events/{id}")]
 pub async fn get(

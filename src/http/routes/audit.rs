@@ -12,6 +12,7 @@ use crate::audit::Action;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Query;
 use crate::http::page::{List, page_request};
+use crate::http::problems;
 use crate::http::state::AppState;
 use crate::storage::audit::{AuditEntry, AuditFilter};
 
@@ -29,8 +30,10 @@ pub struct AuditParams {
     cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditParams),
-    responses((status = 200, body = List<AuditEntry>), (status = 403, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
+/// The audit trail of the organisation (`audit.read`), newest first. An unknown `action`
+/// is 422.
+#[utoipa::path(tag = "audit", operation_id = "list_audit", params(AuditParams),
+    responses((status = 200, body = List<AuditEntry>), problems::Secured, problems::Invalid, problems::Forbidden),
     security(("bearer" = [])))]
 #[get("/v1/audit")]
 pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<AuditParams>) -> ApiResult<HttpResponse> {
@@ -66,8 +69,9 @@ pub struct DisclosureParams {
     cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/me/disclosures", tag = "audit", params(DisclosureParams),
-    responses((status = 200, body = List<AuditEntry>)), security(("bearer" = [])))]
+/// Who saw the caller's location, photo or app-log PII, and when (without their address).
+#[utoipa::path(tag = "audit", operation_id = "list_my_disclosures", params(DisclosureParams),
+    responses((status = 200, body = List<AuditEntry>), problems::Secured, problems::Invalid), security(("bearer" = [])))]
 #[get("/v1/me/disclosures")]
 pub async fn my_disclosures(
     state: web::Data<AppState>,

@@ -12,6 +12,7 @@ use crate::auth::refresh;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
 use crate::http::observe::RequestId;
+use crate::http::problems;
 use crate::http::state::AppState;
 use crate::storage::tokens::RefreshOutcome;
 use crate::storage::users::{UserStatus, email_key};
@@ -60,8 +61,11 @@ fn refresh_expiry(state: &AppState) -> chrono::DateTime<Utc> {
     Utc::now() + Duration::seconds(i64::try_from(state.settings.refresh_token_ttl_s).unwrap_or(i64::MAX / 4))
 }
 
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login,
-    responses((status = 200, body = Tokens), (status = 401, body = crate::http::error::Problem), (status = 429, body = crate::http::error::Problem)))]
+/// Starts a session. A wrong email and a wrong password are the same 401, in the same time.
+/// Failed logins are rate limited per account and per client address (429 with
+/// `Retry-After`); successful ones do not count.
+#[utoipa::path(tag = "auth", operation_id = "login", request_body = Login,
+    responses((status = 200, body = Tokens), problems::Public, problems::Unauthorized, problems::Body))]
 #[post("/v1/auth/login")]
 pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: Json<Login>) -> ApiResult<HttpResponse> {
     let body = body.parse().await?;
@@ -120,8 +124,10 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: Json<Logi
     Ok(HttpResponse::Ok().json(issue(&state, user.user_id, user.org_id, family, token).await?))
 }
 
-#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = Refresh,
-    responses((status = 200, body = Tokens), (status = 401, body = crate::http::error::Problem)))]
+/// Rotates a refresh token into a new pair. A used, expired or revoked token is 401, and a
+/// used one presented again revokes its whole family.
+#[utoipa::path(tag = "auth", operation_id = "refresh", request_body = Refresh,
+    responses((status = 200, body = Tokens), problems::Public, problems::Unauthorized, problems::Body))]
 #[post("/v1/auth/refresh")]
 pub async fn refresh_tokens(state: web::Data<AppState>, body: Json<Refresh>) -> ApiResult<HttpResponse> {
     let body = body.parse().await?;
@@ -159,8 +165,9 @@ pub async fn refresh_tokens(state: web::Data<AppState>, body: Json<Refresh>) -> 
     Ok(HttpResponse::Ok().json(issue(&state, user_id, org_id, family_id, token).await?))
 }
 
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
-    responses((status = 204), (status = 401, body = crate::http::error::Problem)), security(("bearer" = [])))]
+/// Ends the session of the bearer token: its refresh family and its access tokens.
+#[utoipa::path(tag = "auth", operation_id = "logout",
+    responses((status = 204, description = "the session has ended"), problems::Secured), security(("bearer" = [])))]
 #[post("/v1/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     // Ends the session: its refresh tokens and, because every request checks the session,

@@ -15,6 +15,7 @@ use crate::geofence::{Fence, FenceIndex, FenceShape, LatLon, parse_geometry};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
 use crate::http::page::{List, page_request};
+use crate::http::problems;
 use crate::http::state::AppState;
 use crate::storage::events::Decision;
 use crate::storage::sites::{FenceChange, FenceVersion, FenceWriteError, NewFence, StoredFence};
@@ -134,8 +135,17 @@ fn write_refused(e: FenceWriteError, field: impl Fn(usize) -> String) -> ApiErro
     }
 }
 
-#[utoipa::path(post, path = "/v1/geofences", tag = "geofences", request_body = CreateFence,
-    responses((status = 201, body = StoredFence), (status = 403, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
+/// Draws a geofence on a site (`geofences.manage`). An invalid geometry is 422 with a
+/// precise `errors[]` (`geometry.coordinates[0][3]`: self-intersection, unclosed ring, ...);
+/// a site of another organisation is 422 on `site_id`.
+#[utoipa::path(tag = "geofences", operation_id = "create_geofence", request_body = CreateFence,
+    responses((status = 201, body = StoredFence, links(
+            ("get_geofence" = (operation_id = "get_geofence", parameters(("id" = "$response.body#/id")))),
+            ("list_geofence_versions" = (operation_id = "list_geofence_versions", parameters(("id" = "$response.body#/id")))),
+            ("replace_geofence" = (operation_id = "replace_geofence", parameters(("id" = "$response.body#/id")))),
+            ("simulate_geofence" = (operation_id = "simulate_geofence", parameters(("id" = "$response.body#/id")))),
+            ("retire_geofence" = (operation_id = "retire_geofence", parameters(("id" = "$response.body#/id")))))),
+        problems::Secured, problems::Body, problems::Forbidden),
     security(("bearer" = [])))]
 #[post("/v1/geofences")]
 pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<CreateFence>) -> ApiResult<HttpResponse> {
@@ -169,8 +179,12 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<Creat
     Ok(HttpResponse::Created().json(fence))
 }
 
-#[utoipa::path(post, path = "/v1/geofences:import", tag = "geofences", params(ImportParams), request_body(content = Object, description = "a GeoJSON FeatureCollection; each feature's `properties.name` names its fence"),
-    responses((status = 201, body = ImportResult), (status = 403, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
+/// Imports a GeoJSON `FeatureCollection` as fences of one site (`geofences.manage`), all or
+/// nothing; errors name the feature (`features[2].geometry...`). More than
+/// `MUSTER_GEOFENCE_IMPORT_MAX_FEATURES` features is 422 on `features`.
+#[utoipa::path(tag = "geofences", operation_id = "import_geofences", params(ImportParams),
+    request_body(content = Object, description = "a GeoJSON FeatureCollection; each feature's `properties.name` names its fence"),
+    responses((status = 201, body = ImportResult), problems::Secured, problems::Body, problems::Forbidden),
     security(("bearer" = [])))]
 #[post("/v1/geofences:import")]
 pub async fn import(
@@ -236,8 +250,10 @@ pub async fn import(
     Ok(HttpResponse::Created().json(ImportResult { items }))
 }
 
-#[utoipa::path(get, path = "/v1/geofences", tag = "geofences", params(ListParams),
-    responses((status = 200, body = List<StoredFence>), (status = 403, body = crate::http::error::Problem)), security(("bearer" = [])))]
+/// The organisation's geofences, retired ones too (`geofences.read`).
+#[utoipa::path(tag = "geofences", operation_id = "list_geofences", params(ListParams),
+    responses((status = 200, body = List<StoredFence>), problems::Secured, problems::Invalid, problems::Forbidden),
+    security(("bearer" = [])))]
 #[get("/v1/geofences")]
 pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<ListParams>) -> ApiResult<HttpResponse> {
     caller.require(Permission::GeofencesRead)?;
@@ -248,8 +264,10 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<Li
     Ok(HttpResponse::Ok().json(List::from_page(page, |f| f)))
 }
 
-#[utoipa::path(get, path = "/v1/geofences/{id}", tag = "geofences",
-    responses((status = 200, body = StoredFence), (status = 404, body = crate::http::error::Problem)), security(("bearer" = [])))]
+/// A geofence's current version (`geofences.read`).
+#[utoipa::path(tag = "geofences", operation_id = "get_geofence",
+    responses((status = 200, body = StoredFence), problems::Secured, problems::Forbidden, problems::NotFound),
+    security(("bearer" = [])))]
 #[get("/v1/geofences/{id}")]
 pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     caller.require(Permission::GeofencesRead)?;
@@ -262,8 +280,10 @@ pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>
     ))
 }
 
-#[utoipa::path(get, path = "/v1/geofences/{id}/versions", tag = "geofences",
-    responses((status = 200, body = FenceVersions), (status = 404, body = crate::http::error::Problem)), security(("bearer" = [])))]
+/// Every version of a geofence, oldest first (`geofences.read`).
+#[utoipa::path(tag = "geofences", operation_id = "list_geofence_versions",
+    responses((status = 200, body = FenceVersions), problems::Secured, problems::Forbidden, problems::NotFound),
+    security(("bearer" = [])))]
 #[get("/v1/geofences/{id}/versions")]
 pub async fn versions(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     caller.require(Permission::GeofencesRead)?;
@@ -274,9 +294,10 @@ pub async fn versions(state: web::Data<AppState>, caller: Caller, id: web::Path<
     Ok(HttpResponse::Ok().json(FenceVersions { items }))
 }
 
-#[utoipa::path(put, path = "/v1/geofences/{id}", tag = "geofences", request_body = ReplaceFence,
-    responses((status = 200, body = StoredFence), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem),
-        (status = 422, body = crate::http::error::Problem)),
+/// Replaces a geofence's name and/or geometry and bumps its `version` (`geofences.manage`);
+/// earlier versions stay readable. Neither given is 422 on `body`.
+#[utoipa::path(tag = "geofences", operation_id = "replace_geofence", request_body = ReplaceFence,
+    responses((status = 200, body = StoredFence), problems::Secured, problems::Body, problems::Forbidden, problems::NotFound),
     security(("bearer" = [])))]
 #[put("/v1/geofences/{id}")]
 pub async fn replace(
@@ -314,9 +335,10 @@ pub async fn replace(
     Ok(HttpResponse::Ok().json(fence))
 }
 
-#[utoipa::path(delete, path = "/v1/geofences/{id}", tag = "geofences",
-    responses((status = 200, body = StoredFence, description = "the retired fence (`active: false`)"), (status = 403, body = crate::http::error::Problem),
-        (status = 404, body = crate::http::error::Problem)),
+/// Retires a geofence (`geofences.manage`); its history stays.
+#[utoipa::path(tag = "geofences", operation_id = "retire_geofence",
+    responses((status = 200, body = StoredFence, description = "the retired fence (`active: false`)"),
+        problems::Secured, problems::Forbidden, problems::NotFound),
     security(("bearer" = [])))]
 #[delete("/v1/geofences/{id}")]
 pub async fn retire(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
@@ -333,9 +355,11 @@ pub async fn retire(state: web::Data<AppState>, caller: Caller, id: web::Path<Uu
     Ok(HttpResponse::Ok().json(fence))
 }
 
-#[utoipa::path(post, path = "/v1/geofences:test", tag = "geofences", request_body = TestLocation,
-    responses((status = 200, body = Decision), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem),
-        (status = 422, body = crate::http::error::Problem)),
+/// Judges a location without recording anything (`geofences.read`): against `user_id`'s
+/// sites' fences (another user needs `geofences.manage`; an unknown one is 404), or against
+/// every active fence of the organisation.
+#[utoipa::path(tag = "geofences", operation_id = "test_location", request_body = TestLocation,
+    responses((status = 200, body = Decision), problems::Secured, problems::Body, problems::Forbidden, problems::NotFound),
     security(("bearer" = [])))]
 #[post("/v1/geofences:test")]
 pub async fn test(state: web::Data<AppState>, caller: Caller, body: Json<TestLocation>) -> ApiResult<HttpResponse> {
@@ -378,9 +402,11 @@ pub async fn test(state: web::Data<AppState>, caller: Caller, body: Json<TestLoc
     Ok(HttpResponse::Ok().json(Decision::new(fence, reasons)))
 }
 
-#[utoipa::path(post, path = "/v1/geofences/{id}:simulate", tag = "geofences", request_body = Simulate,
-    responses((status = 200, body = SimulationResult), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem),
-        (status = 422, body = crate::http::error::Problem)),
+/// How many past events of the fence's site between `from` and `to` would change verdict
+/// under a new geometry (`geofences.manage`). A window with more than
+/// `MUSTER_SIMULATE_MAX_EVENTS` events is 422 on `from`.
+#[utoipa::path(tag = "geofences", operation_id = "simulate_geofence", request_body = Simulate,
+    responses((status = 200, body = SimulationResult), problems::Secured, problems::Body, problems::Forbidden, problems::NotFound),
     security(("bearer" = [])))]
 #[post("/v1/geofences/{id:[^/:]+}:simulate")]
 pub async fn simulate(

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use crate::access::Caller;
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::problems;
 use crate::http::state::AppState;
 use crate::storage::users::User;
 
@@ -17,7 +18,7 @@ pub struct Me {
     permissions: Vec<&'static str>,
 }
 
-#[utoipa::path(get, path = "/v1/me", tag = "users", responses((status = 200, body = Me), (status = 401, body = crate::http::error::Problem)),
+#[utoipa::path(tag = "users", operation_id = "get_me", responses((status = 200, body = Me), problems::Secured),
     security(("bearer" = [])))]
 #[get("/v1/me")]
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {

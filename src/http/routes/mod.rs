@@ -1,4 +1,38 @@
 //! HTTP routes, one module per API area: each parses and authorises, then calls the domain.
+//!
+//! # Documenting a route
+//! The OpenAPI document (`GET /openapi.json`) is generated from the handlers, so a route is
+//! documented where it is written. `tests/api/contract.rs` fails on a route that breaks
+//! these rules; `.ci/contract` then fuzzes the served document against the server.
+//!
+//! ```ignore
+//! /// Creates a site. (The doc comment is the operation's description: say here what a
+//! /// status means for this operation, e.g. which field a 422 names.)
+//! #[utoipa::path(tag = "geofences", operation_id = "create_site", request_body = CreateSite,
+//!     responses(
+//!         (status = 201, body = Site, links(("get_site" = (operation_id = "get_site",
+//!             parameters(("id" = "$response.body#/id")))))),
+//!         problems::Secured, problems::Body, problems::Forbidden),
+//!     security(("bearer" = [])))]
+//! #[post("/v1/sites")]
+//! pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<CreateSite>) -> ApiResult<HttpResponse> {
+//! ```
+//!
+//! - No `path` or method in `utoipa::path`: both come from the actix attribute below it,
+//!   and every `web::Path` argument becomes a path parameter of its type.
+//! - A unique, explicit `operation_id` (`verb_noun`): client generators name functions
+//!   after it, and links point at it.
+//! - Query parameters: a `#[derive(Deserialize, IntoParams)]` struct with
+//!   `#[into_params(parameter_in = Query)]`, listed in `params(...)`.
+//! - Bodies: the `ToSchema` type the handler parses; a route that also speaks protobuf
+//!   lists `(T = "application/json"), (Protobuf = "application/x-protobuf")` (`wire::Protobuf`).
+//! - Success answers as tuples; error answers only as the sets of `http::problems`
+//!   (`Secured` with `security(("bearer" = []))` whenever the handler takes a `Caller`;
+//!   `Body` when it reads a body; `Invalid` for a query or other 422; `Forbidden`,
+//!   `NotFound`, `Conflict` where they apply). Never an error tuple of your own.
+//! - A 201 that creates something links to the operations on it (`links(...)`), which
+//!   the stateful phase of the contract test follows.
+//! - Add the handler to `ApiDoc`'s `paths(...)` below.
 
 pub mod applogs;
 pub mod attendance;
@@ -18,6 +52,9 @@ pub mod users;
 use actix_web::{HttpResponse, get, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+
+use crate::http::openapi::ReasonPhrases;
+use crate::http::problems::{self, ProblemComponents};
 
 /// Registers every API route (not `/metrics`, which `startup` places).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -61,7 +98,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     components(schemas(crate::http::error::Problem, crate::http::error::Code, crate::field::FieldError)),
     components(schemas(crate::applogs::Upload, crate::applogs::UploadEntry, crate::storage::applogs::Device, crate::storage::applogs::Level,
         crate::applogs::Accepted, crate::storage::applogs::AppLog)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemComponents, &ReasonPhrases),
 )]
 struct ApiDoc;
 
@@ -87,8 +124,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-#[utoipa::path(get, path = "/openapi.json", tag = "operations", operation_id = "openapi",
-    responses((status = 200, description = "this API as OpenAPI 3.1")))]
+#[utoipa::path(tag = "operations", operation_id = "openapi",
+    responses((status = 200, description = "this API as OpenAPI 3.1", body = Object), problems::RateLimited))]
 #[get("/openapi.json")]
 pub async fn openapi_document() -> HttpResponse {
     HttpResponse::Ok().json(openapi())

@@ -10,6 +10,7 @@ use crate::audit::Action;
 use crate::field::FieldError;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
+use crate::http::problems;
 use crate::http::state::AppState;
 use crate::org::is_valid_timezone;
 use crate::storage::orgs::{Org, OrgPatch, Policy};
@@ -39,7 +40,8 @@ pub struct RoleList {
     items: Vec<RoleView>,
 }
 
-#[utoipa::path(get, path = "/v1/org", tag = "org", responses((status = 200, body = Org)), security(("bearer" = [])))]
+#[utoipa::path(tag = "org", operation_id = "get_org", responses((status = 200, body = Org), problems::Secured),
+    security(("bearer" = [])))]
 #[get("/v1/org")]
 pub async fn get_org(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     let org = state
@@ -50,8 +52,9 @@ pub async fn get_org(state: web::Data<AppState>, caller: Caller) -> ApiResult<Ht
     Ok(HttpResponse::Ok().json(org))
 }
 
-#[utoipa::path(patch, path = "/v1/org", tag = "org", request_body = ChangeOrg,
-    responses((status = 200, body = Org), (status = 403, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
+/// Renames the organisation or changes its time zone (`policy.manage`).
+#[utoipa::path(tag = "org", operation_id = "change_org", request_body = ChangeOrg,
+    responses((status = 200, body = Org), problems::Secured, problems::Body, problems::Forbidden),
     security(("bearer" = [])))]
 #[patch("/v1/org")]
 pub async fn change_org(state: web::Data<AppState>, caller: Caller, body: Json<ChangeOrg>) -> ApiResult<HttpResponse> {
@@ -86,7 +89,8 @@ pub async fn change_org(state: web::Data<AppState>, caller: Caller, body: Json<C
     Ok(HttpResponse::Ok().json(org))
 }
 
-#[utoipa::path(get, path = "/v1/policy", tag = "org", responses((status = 200, body = Policy)), security(("bearer" = [])))]
+#[utoipa::path(tag = "org", operation_id = "get_policy", responses((status = 200, body = Policy), problems::Secured),
+    security(("bearer" = [])))]
 #[get("/v1/policy")]
 pub async fn get_policy(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(state.repo.get_policy(caller.org_id).await?))
@@ -122,8 +126,9 @@ fn check_policy(p: &Policy) -> Vec<FieldError> {
     errors
 }
 
-#[utoipa::path(put, path = "/v1/policy", tag = "org", request_body = Policy,
-    responses((status = 200, body = Policy), (status = 403, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
+/// Replaces the policy (`policy.manage`); every field is required.
+#[utoipa::path(tag = "org", operation_id = "put_policy", request_body = Policy,
+    responses((status = 200, body = Policy), problems::Secured, problems::Body, problems::Forbidden),
     security(("bearer" = [])))]
 #[put("/v1/policy")]
 pub async fn put_policy(state: web::Data<AppState>, caller: Caller, policy: Json<Policy>) -> ApiResult<HttpResponse> {
@@ -141,7 +146,8 @@ pub async fn put_policy(state: web::Data<AppState>, caller: Caller, policy: Json
     Ok(HttpResponse::Ok().json(policy))
 }
 
-#[utoipa::path(get, path = "/v1/roles", tag = "org", responses((status = 200, body = RoleList)), security(("bearer" = [])))]
+#[utoipa::path(tag = "org", operation_id = "list_roles", responses((status = 200, body = RoleList), problems::Secured),
+    security(("bearer" = [])))]
 #[get("/v1/roles")]
 pub async fn list_roles(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     let grants = state.repo.role_grants(caller.org_id).await?;
@@ -155,9 +161,11 @@ pub async fn list_roles(state: web::Data<AppState>, caller: Caller) -> ApiResult
     Ok(HttpResponse::Ok().json(RoleList { items }))
 }
 
-#[utoipa::path(put, path = "/v1/roles/{role}", tag = "org", request_body = RoleGrants,
-    responses((status = 200, body = RoleView), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem),
-        (status = 422, body = crate::http::error::Problem)),
+/// Replaces what a role grants (`roles.manage`). A role that is not one of the five is 404;
+/// an unknown permission name is 422 naming `permissions[i]`.
+#[utoipa::path(tag = "org", operation_id = "put_role", request_body = RoleGrants,
+    params(("role" = Role, Path, description = "one of the five roles")),
+    responses((status = 200, body = RoleView), problems::Secured, problems::Body, problems::Forbidden, problems::NotFound),
     security(("bearer" = [])))]
 #[put("/v1/roles/{role}")]
 pub async fn put_role(

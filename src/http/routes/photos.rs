@@ -19,7 +19,9 @@ use crate::field::FieldError;
 use crate::http::body::within_deadline;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::has_media_type;
+use crate::http::problems;
 use crate::http::state::AppState;
+use crate::http::wire::Image;
 use crate::photos::PhotoKey;
 use crate::photos::read_limited;
 use crate::storage::photos::{PhotoRecord, PhotoStatus};
@@ -48,6 +50,20 @@ pub struct Presigned {
     headers: BTreeMap<String, String>,
 }
 
+/// The schema of a multipart upload: one `photo` part (other parts are not read).
+pub struct PhotoForm;
+
+impl utoipa::PartialSchema for PhotoForm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .property("photo", <Image as utoipa::PartialSchema>::schema())
+            .required("photo")
+            .into()
+    }
+}
+
+impl ToSchema for PhotoForm {}
+
 /// Reads an upload stream within the size limit and the body deadline, then stores and
 /// records it.
 pub(crate) async fn ingest_stream<S, E>(
@@ -74,11 +90,15 @@ pub(crate) async fn ingest_part(
     ingest_stream(req, state, caller, field.map(|chunk| chunk.map_err(|e| e.to_string()))).await
 }
 
-#[utoipa::path(post, path = "/v1/photos", tag = "photos",
-    request_body(content = Vec<u8>, description = "the raw image (`image/jpeg`, `image/png`, `image/webp`), or `multipart/form-data` with a `photo` part",
-        content_type = "image/jpeg"),
-    responses((status = 201, body = PhotoRef), (status = 413, body = crate::http::error::Problem), (status = 415, body = crate::http::error::Problem),
-        (status = 422, body = crate::http::error::Problem)),
+/// Uploads a photo for a later check-in's `photo_id` (`attendance.record`); it is stored
+/// with its metadata stripped. Over `MUSTER_PHOTO_MAX_BYTES` is 413; another image type
+/// is 415; an image that does not decode, or declares more than `MUSTER_PHOTO_MAX_PIXELS`,
+/// is 422 on `photo`.
+#[utoipa::path(tag = "photos", operation_id = "upload_photo",
+    request_body(description = "the raw image, or `multipart/form-data` with a `photo` part",
+        content((Image = "image/jpeg"), (Image = "image/png"), (Image = "image/webp"), (Image = "application/octet-stream"),
+            (PhotoForm = "multipart/form-data"))),
+    responses((status = 201, body = PhotoRef), problems::Secured, problems::Body, problems::Forbidden),
     security(("bearer" = [])))]
 #[post("/v1/photos")]
 pub async fn upload(
@@ -109,9 +129,10 @@ pub async fn upload(
     Ok(HttpResponse::Created().json(photo))
 }
 
-#[utoipa::path(post, path = "/v1/photos:presign", tag = "photos", request_body = PresignRequest,
-    responses((status = 201, body = Presigned), (status = 404, body = crate::http::error::Problem, description = "the photo store is not S3"),
-        (status = 422, body = crate::http::error::Problem)),
+/// A presigned URL to PUT a photo straight to S3 (`attendance.record`); the server checks
+/// the object when an event names it. 404 when the photo store is not S3.
+#[utoipa::path(tag = "photos", operation_id = "presign_photo", request_body = PresignRequest,
+    responses((status = 201, body = Presigned), problems::Secured, problems::Body, problems::Forbidden, problems::NotFound),
     security(("bearer" = [])))]
 #[post("/v1/photos:presign")]
 pub async fn presign(
@@ -168,9 +189,15 @@ pub async fn presign(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/attendance/events/{id}/photo", tag = "photos",
-    responses((status = 200, description = "the image (local store)", content_type = "image/jpeg"),
-        (status = 307, description = "redirect to a signed URL valid at most 5 minutes (S3)"), (status = 404, body = crate::http::error::Problem)),
+/// The photo of an event. 404 where the caller may not see it (that needs both the photo
+/// and the location permission for its owner) and where there is none. Each answer is
+/// audited as a disclosure.
+#[utoipa::path(tag = "photos", operation_id = "get_event_photo",
+    responses((status = 200, description = "the image (local photo store)",
+            content((Image = "image/jpeg"), (Image = "image/png"), (Image = "image/webp"))),
+        (status = 307, description = "redirect to a signed URL valid at most `MUSTER_PHOTO_URL_TTL_S` (S3 photo store)",
+            headers(("Location" = String, description = "the signed URL"))),
+        problems::Secured, problems::NotFound),
     security(("bearer" = [])))]
 #[get("/v1/attendance/events/{id}/photo")]
 pub async fn event_photo(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {

@@ -10,6 +10,7 @@ use crate::access::Caller;
 use crate::access::Permission;
 use crate::audit::{Action, Disclosures};
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::problems;
 use crate::http::state::AppState;
 use crate::privacy;
 
@@ -21,8 +22,10 @@ pub struct Erased {
     status: &'static str,
 }
 
-#[utoipa::path(post, path = "/v1/users/{id}/erase", tag = "privacy",
-    responses((status = 202, body = Erased), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem)),
+/// Erases a user's personal data (`privacy.manage`): photos, locations, device data, notes
+/// and app logs; the attendance skeleton stays.
+#[utoipa::path(tag = "privacy", operation_id = "erase_user",
+    responses((status = 202, body = Erased), problems::Secured, problems::Forbidden, problems::NotFound),
     security(("bearer" = [])))]
 #[post("/v1/users/{id}/erase")]
 pub async fn erase(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
@@ -75,9 +78,9 @@ async fn export(state: web::Data<AppState>, caller: &Caller, subject_id: Uuid) -
         .streaming(privacy::export::stream(state.repo.clone(), subject)))
 }
 
-#[utoipa::path(get, path = "/v1/me/export", tag = "privacy",
+#[utoipa::path(tag = "privacy", operation_id = "export_me",
     responses((status = 200, description = "everything held about the caller: `{exported_at, profile, events, photos, app_logs, disclosures}`, streamed",
-        content_type = "application/json")),
+        body = Object), problems::Secured),
     security(("bearer" = [])))]
 #[get("/v1/me/export")]
 pub async fn export_me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
@@ -85,9 +88,9 @@ pub async fn export_me(state: web::Data<AppState>, caller: Caller) -> ApiResult<
     export(state, &caller, me).await
 }
 
-#[utoipa::path(get, path = "/v1/users/{id}/export", tag = "privacy",
-    responses((status = 200, description = "the same document as `/v1/me/export`, for another user", content_type = "application/json"),
-        (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem)),
+#[utoipa::path(tag = "privacy", operation_id = "export_user",
+    responses((status = 200, description = "the same document as `/v1/me/export`, for another user", body = Object),
+        problems::Secured, problems::Forbidden, problems::NotFound),
     security(("bearer" = [])))]
 #[get("/v1/users/{id}/export")]
 pub async fn export_user(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {

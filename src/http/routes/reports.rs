@@ -10,6 +10,7 @@ use crate::access::Caller;
 use crate::access::{Family, Permission, Scope};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Query;
+use crate::http::problems;
 use crate::http::state::AppState;
 use crate::reports::{DateRange, Format, RangeError, ReportRow, ReportRun, ReportSpec};
 
@@ -64,14 +65,13 @@ pub struct AttendanceReport {
 /// `location.disclosed`. `scope=team` covers the caller and everyone below them,
 /// `scope=org` the organisation (`reports.read:org`); active users, and disabled users
 /// with events in the range. Rows are ordered by user id, then date.
-#[utoipa::path(get, path = "/v1/reports/attendance", tag = "reports", params(ReportParams),
+#[utoipa::path(tag = "reports", operation_id = "attendance_report", params(ReportParams),
     responses(
         (status = 200, description = "The report; JSON `{items: [...]}` or CSV with a header row", content(
             (AttendanceReport = "application/json"),
             (String = "text/csv"),
         )),
-        (status = 403, body = crate::http::error::Problem),
-        (status = 422, body = crate::http::error::Problem),
+        problems::Secured, problems::Invalid, problems::Forbidden,
     ),
     security(("bearer" = [])))]
 #[get("/v1/reports/attendance")]

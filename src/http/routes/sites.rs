@@ -12,6 +12,7 @@ use crate::field::FieldError;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
 use crate::http::page::{List, page_request};
+use crate::http::problems;
 use crate::http::state::AppState;
 use crate::org::is_valid_timezone;
 use crate::storage::sites::{NewSite, Site, SitePatch};
@@ -54,8 +55,13 @@ fn check(name: Option<&str>, timezone: Option<&str>) -> ApiResult<()> {
     }
 }
 
-#[utoipa::path(post, path = "/v1/sites", tag = "geofences", request_body = CreateSite,
-    responses((status = 201, body = Site), (status = 403, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
+/// Creates a site (`geofences.manage`).
+#[utoipa::path(tag = "geofences", operation_id = "create_site", request_body = CreateSite,
+    responses(
+        (status = 201, body = Site, links(
+            ("get_site" = (operation_id = "get_site", parameters(("id" = "$response.body#/id")))),
+            ("change_site" = (operation_id = "change_site", parameters(("id" = "$response.body#/id")))))),
+        problems::Secured, problems::Body, problems::Forbidden),
     security(("bearer" = [])))]
 #[post("/v1/sites")]
 pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<CreateSite>) -> ApiResult<HttpResponse> {
@@ -73,8 +79,10 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<Creat
     Ok(HttpResponse::Created().json(state.repo.create_site(caller.org_id, &site, &audit).await?))
 }
 
-#[utoipa::path(get, path = "/v1/sites", tag = "geofences", params(ListParams),
-    responses((status = 200, body = List<Site>), (status = 403, body = crate::http::error::Problem)), security(("bearer" = [])))]
+/// The organisation's sites (`geofences.read`).
+#[utoipa::path(tag = "geofences", operation_id = "list_sites", params(ListParams),
+    responses((status = 200, body = List<Site>), problems::Secured, problems::Invalid, problems::Forbidden),
+    security(("bearer" = [])))]
 #[get("/v1/sites")]
 pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<ListParams>) -> ApiResult<HttpResponse> {
     caller.require(Permission::GeofencesRead)?;
@@ -85,8 +93,10 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<Li
     Ok(HttpResponse::Ok().json(List::from_page(page, |s| s)))
 }
 
-#[utoipa::path(get, path = "/v1/sites/{id}", tag = "geofences",
-    responses((status = 200, body = Site), (status = 404, body = crate::http::error::Problem)), security(("bearer" = [])))]
+/// A site (`geofences.read`).
+#[utoipa::path(tag = "geofences", operation_id = "get_site",
+    responses((status = 200, body = Site), problems::Secured, problems::Forbidden, problems::NotFound),
+    security(("bearer" = [])))]
 #[get("/v1/sites/{id}")]
 pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     caller.require(Permission::GeofencesRead)?;
@@ -98,9 +108,9 @@ pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>
     Ok(HttpResponse::Ok().json(site))
 }
 
-#[utoipa::path(patch, path = "/v1/sites/{id}", tag = "geofences", request_body = ChangeSite,
-    responses((status = 200, body = Site), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem),
-        (status = 422, body = crate::http::error::Problem)),
+/// Renames a site or changes its time zone (`geofences.manage`).
+#[utoipa::path(tag = "geofences", operation_id = "change_site", request_body = ChangeSite,
+    responses((status = 200, body = Site), problems::Secured, problems::Body, problems::Forbidden, problems::NotFound),
     security(("bearer" = [])))]
 #[patch("/v1/sites/{id}")]
 pub async fn change(

@@ -19,6 +19,7 @@ use crate::field::FieldError;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
 use crate::http::page::{List, page_request};
+use crate::http::problems;
 use crate::http::state::AppState;
 use crate::storage::users::UserScope;
 use crate::storage::users::{NewUser, User, UserPatch, UserStatus};
@@ -143,8 +144,16 @@ async fn visible_user(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<
     }
 }
 
-#[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUser,
-    responses((status = 201, body = User), (status = 403, body = crate::http::error::Problem), (status = 409, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
+/// Creates a user (`users.manage`; giving `hr`, `org_admin` or `auditor` also needs
+/// `roles.manage`, else 403). An email or employee code already taken is 409; an unknown
+/// manager or site, or a manager chain that would form a cycle, is 422.
+#[utoipa::path(tag = "users", operation_id = "create_user", request_body = CreateUser,
+    responses(
+        (status = 201, body = User, links(
+            ("get_user" = (operation_id = "get_user", parameters(("id" = "$response.body#/id")))),
+            ("change_user" = (operation_id = "change_user", parameters(("id" = "$response.body#/id")))),
+            ("disable_user" = (operation_id = "disable_user", parameters(("id" = "$response.body#/id")))))),
+        problems::Secured, problems::Body, problems::Forbidden, problems::Conflict),
     security(("bearer" = [])))]
 #[post("/v1/users")]
 pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<CreateUser>) -> ApiResult<HttpResponse> {
@@ -176,8 +185,10 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<Creat
     Ok(HttpResponse::Created().json(user))
 }
 
-#[utoipa::path(get, path = "/v1/users", tag = "users", params(ListParams),
-    responses((status = 200, body = List<User>), (status = 403, body = crate::http::error::Problem)), security(("bearer" = [])))]
+/// The users the caller may see (`users.read:team` or `:org`).
+#[utoipa::path(tag = "users", operation_id = "list_users", params(ListParams),
+    responses((status = 200, body = List<User>), problems::Secured, problems::Invalid, problems::Forbidden),
+    security(("bearer" = [])))]
 #[get("/v1/users")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -193,16 +204,20 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(List::from_page(users, |u| u)))
 }
 
-#[utoipa::path(get, path = "/v1/users/{id}", tag = "users",
-    responses((status = 200, body = User), (status = 404, body = crate::http::error::Problem)), security(("bearer" = [])))]
+/// A user the caller may see (oneself always); anyone else is 404.
+#[utoipa::path(tag = "users", operation_id = "get_user",
+    responses((status = 200, body = User), problems::Secured, problems::NotFound), security(("bearer" = [])))]
 #[get("/v1/users/{id}")]
 pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(visible_user(&state, &caller, *id).await?))
 }
 
-#[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", request_body = ChangeUser,
-    responses((status = 200, body = User), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem),
-        (status = 409, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem)),
+/// Changes a user (`users.manage`, and `roles.manage` for a user holding or getting `hr`,
+/// `org_admin` or `auditor`). Nobody changes their own roles or status (403); demoting the
+/// last active `org_admin` is 422 on `roles`.
+#[utoipa::path(tag = "users", operation_id = "change_user", request_body = ChangeUser,
+    responses((status = 200, body = User), problems::Secured, problems::Body, problems::Forbidden, problems::NotFound,
+        problems::Conflict),
     security(("bearer" = [])))]
 #[patch("/v1/users/{id}")]
 pub async fn change(
@@ -293,9 +308,10 @@ async fn visible_user_or_managed(state: &AppState, caller: &Caller, id: Uuid) ->
     Ok(target)
 }
 
-#[utoipa::path(post, path = "/v1/users/{id}/disable", tag = "users",
-    responses((status = 200, body = User), (status = 403, body = crate::http::error::Problem), (status = 404, body = crate::http::error::Problem),
-        (status = 422, body = crate::http::error::Problem)),
+/// Disables a user: their sessions end at once. Disabling oneself is 403; disabling the
+/// last active `org_admin` is 422 on `roles`.
+#[utoipa::path(tag = "users", operation_id = "disable_user",
+    responses((status = 200, body = User), problems::Secured, problems::Forbidden, problems::NotFound, problems::Invalid),
     security(("bearer" = [])))]
 #[post("/v1/users/{id}/disable")]
 pub async fn disable(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
