@@ -12,9 +12,10 @@ use super::photos::serve_photo;
 use crate::access::{Caller, Family, Permission};
 use crate::attendance::record::received_now;
 use crate::field::FieldError;
-use crate::http::error::{ApiError, ApiResult, Problem};
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
 use crate::http::page::{List, page_request};
+use crate::http::problems;
 use crate::http::state::AppState;
 use crate::requests::decide::{Choice, cancel, decide};
 use crate::requests::file::{Ports, file};
@@ -62,18 +63,19 @@ fn path_of(id: Uuid) -> String {
     format!("/v1/attendance/requests/{id}")
 }
 
+/// What its error answers mean here:
+/// - 400: malformed JSON
+/// - 403: no `attendance.requests.create`
+/// - 409: a pending request of this `kind` for this `date` exists already (field `kind`)
+/// - 413: body over `json_body_limit_bytes`
+/// - 415: a body that is not `application/json`
+/// - 422: invalid input, naming the field: `date` after today or more than the policy's `request_max_age_days` ago, `time` in the future, `event_id` missing for a correction or naming no flagged or rejected event of the caller's on `date`, `reason` empty or over 1000 characters, `photo_id` not an unattached upload of the caller's
 #[utoipa::path(post, path = "/v1/attendance/requests", tag = "attendance requests", operation_id = "create_attendance_request",
     request_body(content = RequestBody, description = "A request for the caller's own attendance. `date` and `time` are local to the caller's first site (by site id), else the organisation's time zone; a time a daylight-saving change skips is 422, one it repeats means the earlier instant. `photo_id` is claimed like a check-in's: the caller's own upload, attached to nothing else."),
     responses(
         (status = 201, body = RequestView, description = "filed, `pending`; `Location` names it",
             headers(("location" = String, description = "the request's path"))),
-        (status = 400, body = Problem, content_type = "application/problem+json", description = "malformed JSON"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "no valid bearer token"),
-        (status = 403, body = Problem, content_type = "application/problem+json", description = "no `attendance.requests.create`"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "a pending request of this `kind` for this `date` exists already (field `kind`)"),
-        (status = 413, body = Problem, content_type = "application/problem+json", description = "body over `json_body_limit_bytes`"),
-        (status = 415, body = Problem, content_type = "application/problem+json", description = "a body that is not `application/json`"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "invalid input, naming the field: `date` after today or more than the policy's `request_max_age_days` ago, `time` in the future, `event_id` missing for a correction or naming no flagged or rejected event of the caller's on `date`, `reason` empty or over 1000 characters, `photo_id` not an unattached upload of the caller's")),
+        problems::Secured, problems::Body, problems::Forbidden, problems::Conflict),
     security(("bearer" = [])))]
 #[post("/v1/attendance/requests")]
 pub async fn create(state: web::Data<AppState>, caller: Caller, body: Json<RequestBody>) -> ApiResult<HttpResponse> {
@@ -99,12 +101,13 @@ fn query_date(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>) ->
     date
 }
 
+/// What its error answers mean here:
+/// - 404: `user_id` names a user whose requests the caller may not see
+/// - 422: a bad filter, naming it (`to` before `from` too)
 #[utoipa::path(get, path = "/v1/attendance/requests", tag = "attendance requests", operation_id = "list_attendance_requests", params(ListParams),
     responses(
         (status = 200, body = List<RequestView>, description = "the caller's own requests and those they may decide (their `attendance.requests.approve:*` scope: direct reports, team or organisation), in the order they were filed"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "no valid bearer token"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "`user_id` names a user whose requests the caller may not see"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "a bad filter, naming it (`to` before `from` too)")),
+        problems::Secured, problems::Invalid, problems::NotFound),
     security(("bearer" = [])))]
 #[get("/v1/attendance/requests")]
 pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<ListParams>) -> ApiResult<HttpResponse> {
@@ -134,12 +137,13 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, Query(p): Query<Li
     Ok(HttpResponse::Ok().json(List::from_page(page, |v| v)))
 }
 
+/// What its error answers mean here:
+/// - 404: no such request, or neither the caller's nor one they may decide
 #[utoipa::path(get, path = "/v1/attendance/requests/{id}", tag = "attendance requests", operation_id = "get_attendance_request",
     params(("id" = Uuid, Path, description = "the request's id")),
     responses(
         (status = 200, body = RequestView, description = "with its decision (`decided_by`, `decided_at`, `comment`, `result_event_id`) once decided"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "no valid bearer token"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such request, or neither the caller's nor one they may decide")),
+        problems::Secured, problems::NotFound),
     security(("bearer" = [])))]
 #[get("/v1/attendance/requests/{id}")]
 pub async fn get_one(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
@@ -147,13 +151,14 @@ pub async fn get_one(state: web::Data<AppState>, caller: Caller, id: web::Path<U
     Ok(HttpResponse::Ok().json(present_one(&state, &caller, request).await?))
 }
 
+/// What its error answers mean here:
+/// - 404: no such request or photo, or not the caller's to see: it needs the request to be visible and the `attendance.photo.read:*` and `attendance.location.read:*` scopes over the requester, as an event's photo does. Each answer showing someone else's photo writes a `photo.disclosed` audit entry
 #[utoipa::path(get, path = "/v1/attendance/requests/{id}/photo", tag = "attendance requests", operation_id = "get_attendance_request_photo",
     params(("id" = Uuid, Path, description = "the request's id")),
     responses(
         (status = 200, description = "the image (local store)", content_type = "image/jpeg"),
         (status = 307, description = "redirect to a signed URL valid at most 5 minutes (S3)"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "no valid bearer token"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such request or photo, or not the caller's to see: it needs the request to be visible and the `attendance.photo.read:*` and `attendance.location.read:*` scopes over the requester, as an event's photo does. Each answer showing someone else's photo writes a `photo.disclosed` audit entry")),
+        problems::Secured, problems::NotFound),
     security(("bearer" = [])))]
 #[get("/v1/attendance/requests/{id}/photo")]
 pub async fn photo(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
@@ -175,18 +180,19 @@ async fn decide_with(
     Ok(HttpResponse::Ok().json(present_one(state, caller, decided).await?))
 }
 
+/// What its error answers mean here:
+/// - 403: no `attendance.requests.approve:*` permission, or the caller's own request
+/// - 404: no such request, or its requester is beyond the caller's approval scope
+/// - 409: decided already (perhaps by a concurrent approver): decisions are final
+/// - 413: body over `json_body_limit_bytes`
+/// - 415: a body that is not `application/json`
+/// - 422: `comment` empty or over 1000 characters
 #[utoipa::path(post, path = "/v1/attendance/requests/{id}:approve", tag = "attendance requests", operation_id = "approve_attendance_request",
     params(("id" = Uuid, Path, description = "the request's id")),
     request_body(content = Option<DecisionBody>, description = "optional: an empty body approves without a comment"),
     responses(
         (status = 200, body = RequestView, description = "approved; `result_event_id` names the event written with it (`source: \"request\"`, `request_id`, the proposed time as `captured_at`, `status: \"accepted\"`, no location, so verdict `no_geofence` and no reasons). The original events stay as they were"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "no valid bearer token"),
-        (status = 403, body = Problem, content_type = "application/problem+json", description = "no `attendance.requests.approve:*` permission, or the caller's own request"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such request, or its requester is beyond the caller's approval scope"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "decided already (perhaps by a concurrent approver): decisions are final"),
-        (status = 413, body = Problem, content_type = "application/problem+json", description = "body over `json_body_limit_bytes`"),
-        (status = 415, body = Problem, content_type = "application/problem+json", description = "a body that is not `application/json`"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "`comment` empty or over 1000 characters")),
+        problems::Secured, problems::Body, problems::Forbidden, problems::NotFound, problems::Conflict),
     security(("bearer" = [])))]
 #[post("/v1/attendance/requests/{id:[^/:]+}:approve")]
 pub async fn approve(
@@ -198,18 +204,19 @@ pub async fn approve(
     decide_with(&state, &caller, *id, Choice::Approve, body).await
 }
 
+/// What its error answers mean here:
+/// - 403: no `attendance.requests.approve:*` permission, or the caller's own request
+/// - 404: no such request, or its requester is beyond the caller's approval scope
+/// - 409: decided already: decisions are final
+/// - 413: body over `json_body_limit_bytes`
+/// - 415: a body that is not `application/json`
+/// - 422: `comment` missing, empty or over 1000 characters
 #[utoipa::path(post, path = "/v1/attendance/requests/{id}:reject", tag = "attendance requests", operation_id = "reject_attendance_request",
     params(("id" = Uuid, Path, description = "the request's id")),
     request_body(content = DecisionBody, description = "`comment` is required: the requester is told why"),
     responses(
         (status = 200, body = RequestView, description = "rejected; nothing else changes"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "no valid bearer token"),
-        (status = 403, body = Problem, content_type = "application/problem+json", description = "no `attendance.requests.approve:*` permission, or the caller's own request"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such request, or its requester is beyond the caller's approval scope"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "decided already: decisions are final"),
-        (status = 413, body = Problem, content_type = "application/problem+json", description = "body over `json_body_limit_bytes`"),
-        (status = 415, body = Problem, content_type = "application/problem+json", description = "a body that is not `application/json`"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "`comment` missing, empty or over 1000 characters")),
+        problems::Secured, problems::Body, problems::Forbidden, problems::NotFound, problems::Conflict),
     security(("bearer" = [])))]
 #[post("/v1/attendance/requests/{id:[^/:]+}:reject")]
 pub async fn reject(
@@ -221,14 +228,15 @@ pub async fn reject(
     decide_with(&state, &caller, *id, Choice::Reject, body).await
 }
 
+/// What its error answers mean here:
+/// - 403: someone else's request the caller may decide: only the requester cancels
+/// - 404: no such request, or not the caller's to see
+/// - 409: decided already: decisions are final
 #[utoipa::path(post, path = "/v1/attendance/requests/{id}:cancel", tag = "attendance requests", operation_id = "cancel_attendance_request",
     params(("id" = Uuid, Path, description = "the request's id")),
     responses(
         (status = 200, body = RequestView, description = "cancelled by its requester; `decided_by` is the requester. Any body is ignored"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "no valid bearer token"),
-        (status = 403, body = Problem, content_type = "application/problem+json", description = "someone else's request the caller may decide: only the requester cancels"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such request, or not the caller's to see"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "decided already: decisions are final")),
+        problems::Secured, problems::Forbidden, problems::NotFound, problems::Conflict),
     security(("bearer" = [])))]
 #[post("/v1/attendance/requests/{id:[^/:]+}:cancel")]
 pub async fn cancel_one(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
