@@ -171,7 +171,10 @@ function showProblem(problem, body, list) {
   fill(list, problem.errors.length
     ? problem.errors.map((e) => h('li', {}, h('strong', {}, e.field), ` ${e.message}`))
     : h('li', {}, problem.message));
-  say(problem.errors.length === 1 ? problem.message : `${problem.title || 'Not saved'}: ${problem.message}`, 'error');
+  const count = problem.errors.length;
+  say(count
+    ? `Not saved: ${count === 1 ? 'one problem' : `${count} problems`}, listed in the panel and pinned on the map where they are.`
+    : `Not saved: ${problem.message}`, 'error');
 }
 
 function stopModes() {
@@ -236,6 +239,14 @@ function draw(shape) {
   }
   setTesting(false);
   stopModes();
+  if (draft) {
+    // Its handles would catch the clicks meant for the new shape; back if none is drawn.
+    draft.layer.pm.disable();
+    clearErrors();
+    map.once('pm:drawend', () => {
+      if (draft && draft.layer && !draft.layer.pm.enabled()) draft.layer.pm.enable({ allowSelfIntersection: true });
+    });
+  }
   map.pm.enableDraw(shape, { allowSelfIntersection: true, pathOptions: DRAFT_STYLE });
   say(shape === 'Polygon'
     ? 'Click to place each vertex; click the first vertex to finish.'

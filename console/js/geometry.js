@@ -93,13 +93,35 @@ function anchor(value) {
 }
 
 /**
+ * The point an error message names with ` at [lon, lat]` (the server writes a
+ * self-intersection's crossing so), as [lat, lon]; the last one if it names several.
+ */
+function namedPoint(message) {
+  const points = [...String(message).matchAll(/\bat \[(-?\d+(?:\.\d+)?(?:e-?\d+)?), (-?\d+(?:\.\d+)?(?:e-?\d+)?)\]/gi)];
+  if (!points.length) return null;
+  const [, lon, lat] = points[points.length - 1];
+  return [Number(lat), Number(lon)];
+}
+
+/**
+ * Where an error of the API's problem+json (`{field, message}`) about the request `body`
+ * belongs on the map, as [lat, lon]: the crossing its message names, if any, else the
+ * position its field names (see `positionOf`); `null` for errors that are not about a
+ * geometry.
+ */
+export function locate(body, error) {
+  const position = positionOf(body, error.field);
+  return position && (namedPoint(error.message) || position);
+}
+
+/**
  * Where the error named by `field` (a path into the request `body`, as the API's
  * problem+json `errors[].field` gives it) belongs on the map, as [lat, lon]; `null` for
  * errors that are not about a geometry (a name, a site). A path to a position is that
  * position (a self-intersection names the vertex where the offending edge starts); a path
  * to a ring, a circle's radius or a whole geometry is its first position or centre.
  */
-export function locate(body, field) {
+function positionOf(body, field) {
   const tokens = pathOf(field);
   if (tokens[0] !== 'geometry' && tokens[0] !== 'features') return null;
   const reached = [];

@@ -108,7 +108,7 @@ export function pinErrors(group, errors, body) {
   const unplaced = [];
   const pins = [];
   for (const error of errors) {
-    const at = locate(body, error.field);
+    const at = locate(body, error);
     if (!at) {
       unplaced.push(error);
       continue;
@@ -116,10 +116,11 @@ export function pinErrors(group, errors, body) {
     const pin = L.marker(at, {
       icon: L.divIcon({ className: 'error-pin', iconSize: [16, 16] }),
       keyboard: false,
-      title: error.field,
+      // A pin on a vertex must not catch the clicks that redraw or edit the shape.
+      interactive: false,
     });
     pin.bindTooltip(h('span', {}, h('strong', {}, error.field), ' ', error.message), {
-      permanent: true, direction: 'right', className: 'error-tip', offset: [10, 0],
+      permanent: true, direction: 'auto', className: 'error-tip', offset: [10, 0],
     });
     group.addLayer(pin);
     pins.push(at);
