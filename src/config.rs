@@ -646,7 +646,9 @@ impl TileSource {
         {
             return Err(refuse("the path has a character a URL template does not need"));
         }
-        let host = host.strip_prefix("{s}").map_or(host.to_owned(), |rest| format!("*{rest}"));
+        let host = host
+            .strip_prefix("{s}")
+            .map_or(host.to_owned(), |rest| format!("*{rest}"));
         let port = port.map(|p| format!(":{p}")).unwrap_or_default();
         Ok(Some(TileSource {
             url: template.to_owned(),
@@ -720,11 +722,17 @@ mod tests {
 
     #[test]
     fn tile_sources_are_held_to_what_a_csp_source_may_be() {
-        let osm = TileSource::parse(&Settings::default().console_tile_url).unwrap().unwrap();
+        let osm = TileSource::parse(&Settings::default().console_tile_url)
+            .unwrap()
+            .unwrap();
         assert_eq!(osm.origin, "https://tile.openstreetmap.org");
-        let sub = TileSource::parse("https://{s}.tiles.example.org/{z}/{x}/{y}@2x.png?key=abc").unwrap().unwrap();
+        let sub = TileSource::parse("https://{s}.tiles.example.org/{z}/{x}/{y}@2x.png?key=abc")
+            .unwrap()
+            .unwrap();
         assert_eq!(sub.origin, "https://*.tiles.example.org");
-        let local = TileSource::parse("http://127.0.0.1:8099/{z}/{x}/{y}.png").unwrap().unwrap();
+        let local = TileSource::parse("http://127.0.0.1:8099/{z}/{x}/{y}.png")
+            .unwrap()
+            .unwrap();
         assert_eq!(local.origin, "http://127.0.0.1:8099");
         assert_eq!(TileSource::parse("off").unwrap(), None);
         assert_eq!(TileSource::parse("").unwrap(), None);

@@ -180,7 +180,10 @@ mod tests {
         let other = build(&[("index.html", b"x"), ("js/main.js", b"2")]);
         assert_eq!(changed.version, again.version);
         assert_ne!(changed.version, other.version);
-        assert_ne!(changed.file("js/main.js").unwrap().etag, other.file("js/main.js").unwrap().etag);
+        assert_ne!(
+            changed.file("js/main.js").unwrap().etag,
+            other.file("js/main.js").unwrap().etag
+        );
         assert!(changed.file("index.html").is_none(), "the index has one URL only");
     }
 }

@@ -8,6 +8,7 @@ mod applogs;
 mod attendance;
 mod auth;
 mod cli;
+mod console;
 mod crash;
 mod geofences;
 mod log_hygiene;

@@ -6,8 +6,8 @@
 //! and images from it and the configured tile server, no framing, no MIME sniffing. The page
 //! keeps its tokens in memory; nothing here sets a cookie.
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::json;
 
@@ -79,7 +79,11 @@ fn still_fresh(req: &HttpRequest, etag: &str) -> bool {
 
 fn serve(req: &HttpRequest, settings: &Settings, asset: &Asset, cache_control: &'static str) -> HttpResponse {
     let fresh = still_fresh(req, &asset.etag);
-    let mut answer = HttpResponse::build(if fresh { StatusCode::NOT_MODIFIED } else { StatusCode::OK });
+    let mut answer = HttpResponse::build(if fresh {
+        StatusCode::NOT_MODIFIED
+    } else {
+        StatusCode::OK
+    });
     answer
         .insert_header((header::ETAG, asset.etag.as_str()))
         .insert_header((header::CACHE_CONTROL, cache_control));
