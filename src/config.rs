@@ -116,6 +116,11 @@ pub struct Settings {
     pub rate_limit_per_ip_burst: u32,
     pub rate_limit_per_user_per_s: u32,
     pub rate_limit_per_user_burst: u32,
+    pub console_enabled: bool,
+    pub console_tile_url: String,
+    pub console_tile_attribution: String,
+    pub console_tile_attribution_url: String,
+    pub console_tile_max_zoom: u8,
 }
 
 impl Default for Settings {
@@ -194,6 +199,11 @@ impl Default for Settings {
             rate_limit_per_ip_burst: 200,
             rate_limit_per_user_per_s: 20,
             rate_limit_per_user_burst: 100,
+            console_enabled: true,
+            console_tile_url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into(),
+            console_tile_attribution: "© OpenStreetMap contributors".into(),
+            console_tile_attribution_url: "https://www.openstreetmap.org/copyright".into(),
+            console_tile_max_zoom: 19,
         }
     }
 }
@@ -470,6 +480,26 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "MUSTER_RATE_LIMIT_PER_USER_BURST")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_per_user_burst: Option<u32>,
+    /// Serve the web console at /console/ [default: true].
+    #[arg(long, global = true, env = "MUSTER_CONSOLE_ENABLED")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_enabled: Option<bool>,
+    /// Map tiles of the console, an http(s) URL with {z}, {x}, {y} (and optionally {s} as the first host label), or `off` for a blank map [default: https://tile.openstreetmap.org/{z}/{x}/{y}.png].
+    #[arg(long, global = true, env = "MUSTER_CONSOLE_TILE_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_tile_url: Option<String>,
+    /// Attribution text the console shows for its tiles [default: © OpenStreetMap contributors].
+    #[arg(long, global = true, env = "MUSTER_CONSOLE_TILE_ATTRIBUTION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_tile_attribution: Option<String>,
+    /// Where the tile attribution links to; `off` for no link [default: https://www.openstreetmap.org/copyright].
+    #[arg(long, global = true, env = "MUSTER_CONSOLE_TILE_ATTRIBUTION_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_tile_attribution_url: Option<String>,
+    /// Highest zoom level the tile server offers, 1 to 24 [default: 19].
+    #[arg(long, global = true, env = "MUSTER_CONSOLE_TILE_MAX_ZOOM")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_tile_max_zoom: Option<u8>,
 }
 
 impl Settings {
@@ -514,7 +544,21 @@ impl Settings {
         }
     }
 
+    /// The console's tile source, `None` when tiles are off (the console then draws on a
+    /// blank background).
+    pub fn console_tiles(&self) -> anyhow::Result<Option<TileSource>> {
+        TileSource::parse(&self.console_tile_url)
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
+        self.console_tiles()?;
+        if !(1..=24).contains(&self.console_tile_max_zoom) {
+            bail!("console_tile_max_zoom must be 1 to 24");
+        }
+        let link = &self.console_tile_attribution_url;
+        if link != OFF && !(link.starts_with("https://") || link.starts_with("http://")) {
+            bail!("console_tile_attribution_url must be an http(s) URL or `off`");
+        }
         if let Some(secret) = &self.jwt_secret
             && secret.expose().len() < 32
         {
@@ -568,6 +612,73 @@ impl Settings {
             );
         }
         Ok(())
+    }
+}
+
+/// The value that turns an optional URL setting off.
+pub const OFF: &str = "off";
+
+/// A map tile URL template and the origin the console's Content-Security-Policy must allow
+/// images from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TileSource {
+    /// The template as Leaflet takes it: `https://tile.example/{z}/{x}/{y}.png`.
+    pub url: String,
+    /// `https://tile.example`, or `https://*.tile.example` for a `{s}` subdomain template.
+    pub origin: String,
+}
+
+impl TileSource {
+    /// `None` for `off` (or an empty value, as a config file may write it).
+    ///
+    /// The origin goes into a response header verbatim, so the host is held to the letters
+    /// a DNS name or IPv4 address uses and the path to characters that cannot end a CSP
+    /// source or a quoted string: a setting must never be able to widen the policy.
+    fn parse(template: &str) -> anyhow::Result<Option<TileSource>> {
+        let template = template.trim();
+        if template.is_empty() || template == OFF {
+            return Ok(None);
+        }
+        let refuse = |why: &str| anyhow::anyhow!("console_tile_url {template:?}: {why}");
+        let (scheme, rest) = template
+            .split_once("://")
+            .filter(|(scheme, _)| matches!(*scheme, "https" | "http"))
+            .ok_or_else(|| refuse("must start with https:// or http://, or be `off`"))?;
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (host, port) = match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(refuse("the port must be a number"));
+        }
+        let labels: Vec<&str> = host.split('.').collect();
+        let host_ok = labels.iter().enumerate().all(|(i, label)| {
+            (i == 0 && *label == "{s}" && labels.len() > 2)
+                || (!label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        });
+        if !host_ok {
+            return Err(refuse(
+                "the host must be a DNS name or IPv4 address, with {s} only as its first label",
+            ));
+        }
+        if !["{z}", "{x}", "{y}"].iter().all(|p| path.contains(p)) {
+            return Err(refuse("the path must contain {z}, {x} and {y}"));
+        }
+        if path
+            .chars()
+            .any(|c| !c.is_ascii_graphic() || matches!(c, ';' | ',' | '\'' | '"' | '<' | '>' | '\\' | '`'))
+        {
+            return Err(refuse("the path has a character a URL template does not need"));
+        }
+        let host = host
+            .strip_prefix("{s}")
+            .map_or(host.to_owned(), |rest| format!("*{rest}"));
+        let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+        Ok(Some(TileSource {
+            url: template.to_owned(),
+            origin: format!("{scheme}://{host}{port}"),
+        }))
     }
 }
 
@@ -632,6 +743,37 @@ mod tests {
             ..Default::default()
         };
         assert!(Settings::load(&args).is_err());
+    }
+
+    #[test]
+    fn tile_sources_are_held_to_what_a_csp_source_may_be() {
+        let osm = TileSource::parse(&Settings::default().console_tile_url)
+            .unwrap()
+            .unwrap();
+        assert_eq!(osm.origin, "https://tile.openstreetmap.org");
+        let sub = TileSource::parse("https://{s}.tiles.example.org/{z}/{x}/{y}@2x.png?key=abc")
+            .unwrap()
+            .unwrap();
+        assert_eq!(sub.origin, "https://*.tiles.example.org");
+        let local = TileSource::parse("http://127.0.0.1:8099/{z}/{x}/{y}.png")
+            .unwrap()
+            .unwrap();
+        assert_eq!(local.origin, "http://127.0.0.1:8099");
+        assert_eq!(TileSource::parse("off").unwrap(), None);
+        assert_eq!(TileSource::parse("").unwrap(), None);
+        for bad in [
+            "ftp://tiles.example/{z}/{x}/{y}.png",
+            "https://tiles.example/{z}/{x}.png",
+            "https://tiles.example; script-src *;/{z}/{x}/{y}",
+            "https://tiles.example/{z}/{x}/{y}.png; script-src 'unsafe-inline'",
+            "https://user@tiles.example/{z}/{x}/{y}.png",
+            "https://tiles.{s}.example/{z}/{x}/{y}.png",
+            "https://*.example/{z}/{x}/{y}.png",
+            "https://tiles.example:80a/{z}/{x}/{y}.png",
+            "https://tiles.example/{z}/{x}/{y}.png\r\nx: y",
+        ] {
+            assert!(TileSource::parse(bad).is_err(), "{bad} was accepted");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod bearer;
 pub mod body;
 pub mod caller;
 pub mod client_ip;
+pub mod console_assets;
 pub mod error;
 pub mod extract;
 pub mod middleware;

@@ -8,6 +8,7 @@ mod applogs;
 mod attendance;
 mod auth;
 mod cli;
+mod console;
 mod contract;
 mod crash;
 mod geofences;

@@ -38,6 +38,7 @@ pub mod applogs;
 pub mod attendance;
 pub mod audit;
 pub mod auth;
+pub mod console;
 pub mod geofences;
 pub mod me;
 pub mod ops;
@@ -71,7 +72,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(photos::configure)
         .configure(privacy::configure)
         .configure(reports::configure)
-        .configure(applogs::configure);
+        .configure(applogs::configure)
+        .configure(console::configure);
 }
 
 #[derive(OpenApi)]
