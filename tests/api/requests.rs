@@ -570,20 +570,10 @@ async fn the_request_routes_are_in_the_openapi_document() {
             let expected = if p["name"] == "id" { "path" } else { "query" };
             assert_eq!(p["in"], expected, "{method} {path}: {p}");
         }
+        // Every error answer's form (problem+json, by reference) is `contract`'s rule for all
+        // operations; here only that the operation declares what a caller needs.
         let responses = op["responses"].as_object().unwrap();
         assert!(responses.contains_key("401"), "{method} {path} documents 401");
-        for (status, answer) in responses {
-            assert!(
-                answer["description"].is_string(),
-                "{method} {path} {status} has no description"
-            );
-            if status.starts_with('4') {
-                assert!(
-                    answer["content"]["application/problem+json"].is_object(),
-                    "{method} {path} {status}: {answer}"
-                );
-            }
-        }
     }
     let kinds = &spec["components"]["schemas"]["RequestKind"]["enum"];
     assert_eq!(kinds, &json!(["missed_check_in", "missed_check_out", "correction"]));
