@@ -150,7 +150,7 @@ fn script(e: &Employee, fence: &Fence) -> String {
         s,
         "INSERT INTO attendance_events (id, org_id, user_id, client_event_id, request_sha256, kind, captured_at, \
            received_at, status, verdict, reasons, geofence_id, geofence_version, geofence_name, site_id, distance_m, \
-           lat, lon, accuracy_m, altitude_m, provider, is_mock, device, note, photo_id) \
+           lat, lon, accuracy_m, altitude_m, provider, is_mock, device, note, photo_id, source, request_id) \
          VALUES ((lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') \
                   || substr(md5(random()::text), 1, 20))::uuid, \
            '{org}', '{user}', md5(:cid_hi::text || 'c')::uuid, \
@@ -158,7 +158,7 @@ fn script(e: &Employee, fence: &Fence) -> String {
            '{id}', {version}, '{name}', '{site}', 0, \
            12.97 + (random() - 0.5) / 1000, 77.59 + (random() - 0.5) / 1000, 12.5, NULL, 'gps', false, \
            '{{\"id\": \"load-device\", \"model\": \"Pixel 8\", \"os\": \"android\", \"os_version\": \"15\", \"app_version\": \"3.2.1\"}}', \
-           NULL, NULL);",
+           NULL, NULL, 'device', NULL);",
         name = name.replace('\'', "''"),
     );
     s.push_str("COMMIT;\n");

@@ -18,7 +18,7 @@ use crate::access::Caller;
 use crate::geofence::FenceIndex;
 use crate::sites::FenceCache;
 use crate::storage::Repo;
-use crate::storage::events::{EventContext, Fix, InsertOutcome, NewEvent, StoredEvent, verdict_name};
+use crate::storage::events::{EventContext, Fix, InsertOutcome, NewEvent, Source, StoredEvent, verdict_name};
 use crate::storage::orgs::Policy;
 use crate::uploads::Uploads;
 
@@ -226,6 +226,7 @@ impl<'a> Recorder<'a> {
                 decision,
                 location: Some(input.location),
                 photo_id: photo.map(|p| p.photo_id),
+                source: Source::Device,
                 request_id: None,
             },
             device: input.device,

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::access::{Caller, Family};
 use crate::audit::{Action, Disclosures};
 use crate::storage::events::Decision;
-use crate::storage::events::{Kind, Location, Status, StoredEvent};
+use crate::storage::events::{Kind, Location, Source, Status, StoredEvent};
 use crate::storage::{Repo, StorageError};
 
 /// What a caller may see of one subject's events (beyond time, kind, status and verdict).
@@ -55,8 +55,11 @@ pub struct EventView {
     pub location_redacted: bool,
     /// Where the caller may fetch the event's photo, if it has one they may see.
     pub photo_url: Option<String>,
+    /// Who wrote the event: `device` (the phone), `auto` (the server closing a day left
+    /// open) or `request` (an approved attendance request).
+    pub source: Source,
     /// The attendance request whose approval wrote this event (`GET
-    /// /v1/attendance/requests/{id}`); `null` for events a device sent.
+    /// /v1/attendance/requests/{id}`); `null` unless `source` is `request`.
     pub request_id: Option<Uuid>,
 }
 
@@ -90,6 +93,7 @@ pub fn view(event: StoredEvent, visibility: Visibility) -> EventView {
         location,
         location_redacted: !visibility.location,
         photo_url,
+        source: event.source,
         request_id: event.request_id,
     }
 }
@@ -178,6 +182,7 @@ mod tests {
                 is_mock: false,
             }),
             photo_id: Some(Uuid::now_v7()),
+            source: Source::Device,
             request_id: None,
         }
     }

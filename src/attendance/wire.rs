@@ -53,6 +53,7 @@ impl From<EventView> for v1::RecordedEvent {
             location: e.location.map(Into::into),
             location_redacted: e.location_redacted,
             photo_url: e.photo_url,
+            source: e.source.as_str().to_owned(),
             request_id: e.request_id.map(|id| id.to_string()),
         }
     }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::storage::events::{Kind, Status};
+use crate::storage::events::{Kind, Source, Status};
 use crate::storage::reports::{Place, ReportEvent, ReportSubject};
 
 /// The longest report, in days (`to - from + 1`).
@@ -62,6 +62,9 @@ pub struct ReportRow {
     pub first_in_accuracy_m: Option<f64>,
     /// The name of the geofence the first check-in was judged against.
     pub first_in_geofence: Option<String>,
+    /// An approved attendance request added an event to the day (`source: "request"`): the
+    /// day is judged with it, and the original events still count as they were.
+    pub corrected: bool,
 }
 
 /// Dates `from..=to`, validated: `to` not before `from`, at most [`MAX_DAYS`] days.
@@ -125,6 +128,7 @@ struct Day {
     check_ins: u32,
     counted_check_ins: u32,
     check_ins_outside: u32,
+    corrected: bool,
 }
 
 impl Day {
@@ -145,6 +149,7 @@ impl Day {
         if e.status == Status::Rejected {
             return;
         }
+        self.corrected |= e.source == Source::Request;
         match e.kind {
             Kind::CheckIn => {
                 self.counted_check_ins += 1;
@@ -246,6 +251,7 @@ impl<'a> UserDays<'a> {
             first_in_lon: place.as_ref().map(|p| p.lon),
             first_in_accuracy_m: place.as_ref().and_then(|p| p.accuracy_m),
             first_in_geofence: place.and_then(|p| p.geofence),
+            corrected: day.corrected,
         });
         self.next = date.succ_opt().filter(|d| *d <= self.to);
     }
@@ -284,6 +290,7 @@ mod tests {
             kind,
             captured_at: at(t),
             status,
+            source: Source::Device,
             outside: false,
             place: Some(Place {
                 lat: 12.97,
@@ -415,6 +422,44 @@ mod tests {
             rows("UTC", "2026-11-20", "2026-11-20", &open, true)[0].status,
             DayStatus::OutOfFence
         );
+    }
+
+    #[test]
+    fn an_approved_request_completes_the_day_and_marks_it_corrected() {
+        let approved = |kind, t: &str| ReportEvent {
+            source: Source::Request,
+            place: None,
+            ..ev(kind, t, Ok_)
+        };
+        let outside = ReportEvent {
+            outside: true,
+            ..ev(In, "2026-11-20T09:00:00Z", Rejected)
+        };
+        let events = [
+            outside,
+            approved(In, "2026-11-20T09:00:00Z"),
+            ev(Out, "2026-11-20T17:00:00Z", Ok_),
+            approved(In, "2026-11-21T09:00:00Z"),
+        ];
+        let out = rows("UTC", "2026-11-20", "2026-11-22", &events, true);
+        let summary: Vec<_> = out
+            .iter()
+            .map(|r| (r.status, r.corrected, r.worked_minutes, r.rejected))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (DayStatus::Present, true, 480, 1),
+                (DayStatus::Incomplete, true, 0, 0),
+                (DayStatus::Absent, false, 0, 0),
+            ]
+        );
+        // A rejected event never counts, whoever wrote it.
+        let rejected = [ReportEvent {
+            source: Source::Request,
+            ..ev(In, "2026-11-20T09:00:00Z", Rejected)
+        }];
+        assert!(!rows("UTC", "2026-11-20", "2026-11-20", &rejected, true)[0].corrected);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use super::days::ReportRow;
 
 /// The columns, in the order of the contract; the CSV header and the JSON field order.
-pub const COLUMNS: [&str; 15] = [
+pub const COLUMNS: [&str; 16] = [
     "user_id",
     "employee_code",
     "name",
@@ -23,6 +23,9 @@ pub const COLUMNS: [&str; 15] = [
     "first_in_lon",
     "first_in_accuracy_m",
     "first_in_geofence",
+    // Columns added after v1's first release go last, so that a CSV reader that counts
+    // columns keeps working.
+    "corrected",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -151,6 +154,7 @@ fn csv_record(r: &ReportRow) -> [Cow<'_, str>; COLUMNS.len()] {
         Cow::Owned(number(r.first_in_lon)),
         Cow::Owned(number(r.first_in_accuracy_m)),
         r.first_in_geofence.as_deref().map(text).unwrap_or_default(),
+        Cow::Borrowed(if r.corrected { "true" } else { "false" }),
     ]
 }
 
@@ -176,6 +180,7 @@ mod tests {
             first_in_lon: Some(77.5946),
             first_in_accuracy_m: None,
             first_in_geofence: Some("Campus".into()),
+            corrected: false,
         }
     }
 
@@ -221,7 +226,7 @@ mod tests {
         assert_eq!(
             lines.next().unwrap(),
             "00000000-0000-0000-0000-000000000000,\"'=HYPERLINK(\"\"x\"\")\",\"Ann, \"\"the\"\" Boss\",2026-11-20,\
-             2026-11-20T09:00:00+05:30,,0,incomplete,1,0,0,12.9716,77.5946,,Campus"
+             2026-11-20T09:00:00+05:30,,0,incomplete,1,0,0,12.9716,77.5946,,Campus,false"
         );
         assert!(lines.next().is_none());
     }

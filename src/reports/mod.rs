@@ -34,6 +34,10 @@
 //!   geofence the first check-in was judged against): only where the caller may see that
 //!   user's location (`attendance.location.read:*`), else null (JSON) or empty (CSV); also
 //!   null when the location was erased or expired.
+//! - **corrected.** A counted event of the day was written by an approved attendance
+//!   request (`source: "request"`). The day is judged with that event like any other (a
+//!   missed check-out closes the pair, a corrected check-in is not outside a fence), and the
+//!   events it corrects stay in the tallies as they were.
 
 mod days;
 mod encode;

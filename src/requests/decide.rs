@@ -16,7 +16,7 @@ use crate::audit::Action;
 use crate::field::InputError;
 use crate::geofence::Verdict;
 use crate::storage::Repo;
-use crate::storage::events::{Decision, Kind, NewEvent, Status, StoredEvent};
+use crate::storage::events::{Decision, Kind, NewEvent, Source, Status, StoredEvent};
 use crate::storage::requests::{RequestKind, RequestStatus, Resolution, ResolveOutcome, StoredRequest};
 
 type Result<T, E = RequestError> = std::result::Result<T, E>;
@@ -210,6 +210,7 @@ async fn approved_event(
             },
             location: None,
             photo_id: None,
+            source: Source::Request,
             request_id: Some(request.id),
         },
         device: None,

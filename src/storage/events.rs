@@ -59,6 +59,33 @@ impl Status {
     }
 }
 
+/// Who wrote an event: the phone, the server closing a day left open (auto check-out), or
+/// the approval of an attendance request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    #[default]
+    Device,
+    Auto,
+    Request,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Device => "device",
+            Source::Auto => "auto",
+            Source::Request => "request",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Source> {
+        [Source::Device, Source::Auto, Source::Request]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
 /// Where a location fix came from, as the phone reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -150,7 +177,8 @@ pub struct StoredEvent {
     pub decision: Decision,
     pub location: Option<Location>,
     pub photo_id: Option<Uuid>,
-    /// The attendance request whose approval wrote this event.
+    pub source: Source,
+    /// The attendance request whose approval wrote this event (`source` is `Request`).
     pub request_id: Option<Uuid>,
 }
 

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use uuid::Uuid;
 
 use super::error::Result;
-use super::events::{Kind, Status};
+use super::events::{Kind, Source, Status};
 
 /// Where an event was, as reports may show it.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +25,7 @@ pub struct ReportEvent {
     pub kind: Kind,
     pub captured_at: DateTime<Utc>,
     pub status: Status,
+    pub source: Source,
     /// The reasons include `outside_geofence`.
     pub outside: bool,
     /// `None` once erased or expired.

@@ -164,6 +164,7 @@ backend_tests! {
         // The event: the request's, at the proposed time, accepted, with no location.
         let event = app.get(&format!("/v1/attendance/events/{event_id}"), &w.employee.token).await.expect(200);
         assert_eq!(event["request_id"], request.as_str());
+        assert_eq!(event["source"], "request");
         assert_eq!(event["user_id"], w.employee.id.as_str());
         assert_eq!(event["kind"], "check_in");
         assert_eq!(DateTime::parse_from_rfc3339(event["captured_at"].as_str().unwrap()).unwrap(), DateTime::parse_from_rfc3339(&proposed).unwrap());
@@ -179,6 +180,7 @@ backend_tests! {
         assert_eq!(res.status().as_u16(), 200);
         let proto = <muster::proto::v1::RecordedEvent as prost::Message>::decode(res.bytes().await.unwrap()).unwrap();
         assert_eq!(proto.request_id.as_deref(), Some(request.as_str()));
+        assert_eq!(proto.source, "request");
         assert!(proto.location.is_none());
         // A decision is final, whoever tries next.
         let again = approve(&app, &w.manager.token, &request, json!({})).await.problem(409, "conflict");
@@ -312,6 +314,7 @@ backend_tests! {
         // The original stays exactly as it was (append-only).
         let original = app.get(&format!("/v1/attendance/events/{}", flagged["id"].as_str().unwrap()), &w.employee.token).await.expect(200);
         assert_eq!(original, flagged);
+        assert_eq!(original["source"], "device");
     }
 
     async fn approvers_are_the_direct_manager_or_whom_the_org_grants(app: TestApp) {
@@ -498,7 +501,8 @@ backend_tests! {
         let date = day(1);
         let q = format!("from={date}&to={date}&scope=team");
         let row = |rows: Vec<Value>| rows.into_iter().find(|r| r["user_id"] == w.employee.id.as_str()).expect("the employee's row");
-        assert_eq!(row(report(&app, &w.manager.token, &q).await)["status"], "absent");
+        let absent = row(report(&app, &w.manager.token, &q).await);
+        assert_eq!((&absent["status"], &absent["corrected"]), (&json!("absent"), &json!(false)));
         let inn = id(&file(&app, &w.employee.token, missed("missed_check_in", date, "09:00")).await);
         let out = id(&file(&app, &w.employee.token, missed("missed_check_out", date, "17:30")).await);
         assert_eq!(row(report(&app, &w.manager.token, &q).await)["status"], "absent", "pending requests count for nothing");
@@ -512,6 +516,11 @@ backend_tests! {
         assert_eq!(day_row["worked_minutes"], 510);
         assert_eq!(day_row["events"], 2);
         assert_eq!(day_row["first_in_lat"], Value::Null);
+        assert_eq!(day_row["corrected"], true);
+        let csv = app.get(&format!("/v1/reports/attendance?{q}&format=csv"), &w.manager.token).await;
+        assert_eq!(csv.status, 200);
+        let line = csv.text.lines().find(|l| l.starts_with(w.employee.id.as_str())).expect("the employee's CSV row");
+        assert!(line.ends_with(",true"), "corrected is the last CSV column: {line}");
     }
 
     async fn export_holds_requests_and_erasure_keeps_their_skeleton(app: TestApp) {

@@ -2,7 +2,7 @@
 
 const EVENT_COLUMNS: &str = "id, user_id, client_event_id, request_sha256, kind, captured_at, received_at, status, verdict,
     reasons, geofence_id, geofence_version, geofence_name, site_id, distance_m, lat, lon, accuracy_m, altitude_m, provider,
-    is_mock, photo_id, request_id";
+    is_mock, photo_id, source, request_id";
 
 /// `EVENT_COLUMNS` with only the fix of an alias `e` read, every other column NULL: the
 /// previous event's fix is all a look-up needs, so the database does not output (nor the
@@ -24,6 +24,7 @@ fn event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<StoredEvent> {
     let kind: String = row.try_get("kind")?;
     let status: String = row.try_get("status")?;
     let verdict: String = row.try_get("verdict")?;
+    let source: String = row.try_get("source")?;
     let lat: Option<f64> = row.try_get("lat")?;
     let lon: Option<f64> = row.try_get("lon")?;
     let location = match (lat, lon) {
@@ -62,6 +63,7 @@ fn event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<StoredEvent> {
         },
         location,
         photo_id: row.try_get("photo_id")?,
+        source: Source::parse(&source).ok_or_else(|| corrupt("source", &source))?,
         request_id: row.try_get("request_id")?,
     })
 }
@@ -117,7 +119,7 @@ fn event_insert(events: &[NewEvent]) -> QueryBuilder<Db> {
     let mut q = QueryBuilder::<Db>::new(
         "INSERT INTO attendance_events (id, org_id, user_id, client_event_id, request_sha256, kind, captured_at,
              received_at, status, verdict, reasons, geofence_id, geofence_version, geofence_name, site_id, distance_m,
-             lat, lon, accuracy_m, altitude_m, provider, is_mock, device, note, photo_id, request_id) ",
+             lat, lon, accuracy_m, altitude_m, provider, is_mock, device, note, photo_id, source, request_id) ",
     );
     q.push_values(events, |mut row, new| {
         let e = &new.event;
@@ -148,6 +150,7 @@ fn event_insert(events: &[NewEvent]) -> QueryBuilder<Db> {
             .push_bind(new.device.clone().map(sqlx::types::Json))
             .push_bind(new.note.clone())
             .push_bind(e.photo_id)
+            .push_bind(e.source.as_str())
             .push_bind(e.request_id);
     });
     q

@@ -14,7 +14,7 @@ use crate::storage::audit::{AuditEntry, AuditFilter, AuditStore};
 use crate::storage::batcher::Batcher;
 use crate::storage::events::{
     Decision, EventContext, EventFilter, EventLocation, EventScope, EventStore, Fix, InsertOutcome, Kind, Location,
-    NewEvent, Provider, Reason, Status, StoredEvent, parse_verdict, verdict_name,
+    NewEvent, Provider, Reason, Source, Status, StoredEvent, parse_verdict, verdict_name,
 };
 use crate::storage::orgs::{NewOrg, Org, OrgPatch, OrgStore, Policy};
 use crate::storage::photos::{PhotoRecord, PhotoRecordStore, PhotoStatus};

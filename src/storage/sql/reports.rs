@@ -3,6 +3,7 @@
 fn report_event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<ReportEvent> {
     let kind: String = row.try_get("kind")?;
     let status: String = row.try_get("status")?;
+    let source: String = row.try_get("source")?;
     let reasons: sqlx::types::Json<Vec<Reason>> = row.try_get("reasons")?;
     let lat: Option<f64> = row.try_get("lat")?;
     let lon: Option<f64> = row.try_get("lon")?;
@@ -21,6 +22,7 @@ fn report_event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<ReportEven
         kind: Kind::parse(&kind).ok_or_else(|| StorageError::Corrupt(format!("event kind {kind:?}")))?,
         captured_at: row.try_get::<Timestamp, _>("captured_at")?.0,
         status: Status::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("event status {status:?}")))?,
+        source: Source::parse(&source).ok_or_else(|| StorageError::Corrupt(format!("event source {source:?}")))?,
         outside: reasons.0.contains(&Reason::OutsideGeofence),
         place,
     })
@@ -108,7 +110,7 @@ impl ReportStore for SqlRepo {
         let mut q = QueryBuilder::<Db>::new("WITH ids(id) AS (");
         push_values(&mut q, users);
         q.push(
-            ") SELECT e.id, e.user_id, e.kind, e.captured_at, e.status, e.reasons, e.lat, e.lon, e.accuracy_m,
+            ") SELECT e.id, e.user_id, e.kind, e.captured_at, e.status, e.source, e.reasons, e.lat, e.lon, e.accuracy_m,
                       e.geofence_name
                FROM ids JOIN attendance_events e ON e.user_id = ids.id WHERE e.org_id = ",
         )
