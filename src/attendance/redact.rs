@@ -142,10 +142,7 @@ pub async fn present(repo: &dyn Repo, caller: &Caller, events: Vec<StoredEvent>)
             view
         })
         .collect();
-    // Written before the answer leaves: no disclosure without its record.
-    if !disclosures.is_empty() {
-        repo.append_audit(&disclosures.take_entries()).await?;
-    }
+    disclosures.write(repo).await?;
     Ok(Presented { views })
 }
 

@@ -5,7 +5,8 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::access::Caller;
-use crate::storage::audit::AuditEntry;
+use crate::storage::StorageError;
+use crate::storage::audit::{AuditEntry, AuditStore};
 
 /// What an audit entry records. The names are the stable strings of the API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -199,6 +200,15 @@ impl Disclosures {
                 entry
             })
             .collect()
+    }
+
+    /// Writes the entries, if there are any. Callers write them before the answer leaves:
+    /// no disclosure without its record.
+    pub async fn write(mut self, store: &dyn AuditStore) -> Result<(), StorageError> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        store.append_audit(&self.take_entries()).await
     }
 }
 

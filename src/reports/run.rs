@@ -211,10 +211,7 @@ impl ReportRun {
         for row in rows.iter().filter(|r| discloses_location(r)) {
             disclosures.record(Action::LocationDisclosed, row.user_id, Some(object.clone()));
         }
-        if !disclosures.is_empty() {
-            self.repo.append_audit(&disclosures.take_entries()).await?;
-        }
-        Ok(())
+        Ok(disclosures.write(&*self.repo).await?)
     }
 
     /// The whole answer as a stream of byte chunks. A failure after the first chunk can no

@@ -137,10 +137,7 @@ pub async fn list(
     let Page { items, next } = state.repo.list_app_logs(caller.org_id, &filter, page).await?;
     let mut disclosures = Disclosures::new(caller.audit());
     let items = applogs::present(items, caller.has(Permission::ApplogsPiiRead), &mut disclosures);
-    // Written before the answer leaves: no disclosure without its record.
-    if !disclosures.is_empty() {
-        state.repo.append_audit(&disclosures.take_entries()).await?;
-    }
+    disclosures.write(&*state.repo).await?;
     Ok(Reply::ok(List::from_page(Page { items, next }, |a| a)))
 }
 

@@ -250,9 +250,7 @@ pub(crate) async fn serve_photo(
     };
     let mut disclosures = Disclosures::new(caller.audit());
     disclosures.record(Action::PhotoDisclosed, subject_id, Some(object_id));
-    if !disclosures.is_empty() {
-        state.repo.append_audit(&disclosures.take_entries()).await?;
-    }
+    disclosures.write(&*state.repo).await?;
     Ok(with_safe_headers(answer))
 }
 

@@ -131,7 +131,14 @@ impl ReportStore for SqlRepo {
         }
         q.push(" ORDER BY e.user_id, e.captured_at, e.id LIMIT ")
             .push_bind(i64::from(limit));
-        let rows = q.build().fetch_all(&self.pool).await?;
-        rows.iter().map(report_event_from_row).collect()
+        // Decoded as the rows arrive: a page of driver rows (every column a boxed value) is
+        // several times the size of the events made of it, and four concurrent reports held
+        // four such pages at their peak.
+        let mut rows = q.build().fetch(&self.pool);
+        let mut events = Vec::new();
+        while let Some(row) = futures_util::TryStreamExt::try_next(&mut rows).await? {
+            events.push(report_event_from_row(&row)?);
+        }
+        Ok(events)
     }
 }
