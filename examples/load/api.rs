@@ -6,7 +6,7 @@
 //! reporting to one manager.
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -324,7 +324,18 @@ impl World {
     /// The manager's team report over the days the phases wrote (local dates of the site).
     pub async fn report(&self) -> Outcome {
         let today = Utc::now().date_naive();
-        let (from, to) = (today - TimeDelta::days(1), today + TimeDelta::days(1));
+        self.team_report(today - TimeDelta::days(1), today + TimeDelta::days(1))
+            .await
+    }
+
+    /// The manager's team report over the `days` days [`World::history`] seeded.
+    pub async fn history_report(&self, days: u32) -> Outcome {
+        let today = Utc::now().date_naive();
+        self.team_report(today - TimeDelta::days(i64::from(days) + 1), today - TimeDelta::days(2))
+            .await
+    }
+
+    async fn team_report(&self, from: NaiveDate, to: NaiveDate) -> Outcome {
         let sent = self
             .client
             .get(self.url(&format!("/v1/reports/attendance?from={from}&to={to}&scope=team")))

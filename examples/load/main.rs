@@ -118,6 +118,7 @@ impl Args {
             max_in_flight: self.max_in_flight,
             batch_size: self.batch_size,
             report_clients: self.report_clients,
+            history_days: self.history_days,
         }
     }
 
@@ -127,6 +128,9 @@ impl Args {
         }
         if self.users < self.clients {
             bail!("--users must be at least --clients: each client sends as its own phones");
+        }
+        if self.phases.contains(&Phase::MonthReport) && self.history_days == 0 {
+            bail!("the month-report phase reports on the seeded history: --history-days must be at least 1");
         }
         if self.batch_size == 0 || self.duration == 0 {
             bail!("--batch-size and --duration must be at least 1");

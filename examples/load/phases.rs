@@ -32,6 +32,9 @@ pub enum Phase {
     Batch,
     /// Closed loop of the manager's team report.
     Report,
+    /// Closed loop of the manager's team report over the seeded history (`--history-days`),
+    /// e.g. 1,000 users × 31 days: the memory of concurrent month reports.
+    MonthReport,
 }
 
 impl Phase {
@@ -43,6 +46,7 @@ impl Phase {
             Phase::CheckinPhoto => "checkin-photo",
             Phase::Batch => "batch",
             Phase::Report => "report",
+            Phase::MonthReport => "month-report",
         }
     }
 
@@ -64,6 +68,8 @@ pub struct Load {
     pub max_in_flight: usize,
     pub batch_size: usize,
     pub report_clients: usize,
+    /// Days of seeded history, which `month-report` reports on.
+    pub history_days: u32,
 }
 
 impl Load {
@@ -75,7 +81,7 @@ impl Load {
     pub fn describe(&self, phase: Phase) -> String {
         match phase {
             Phase::CheckinRate => format!("{}/s", self.rate),
-            Phase::Report => format!("{} clients", self.report_clients),
+            Phase::Report | Phase::MonthReport => format!("{} clients", self.report_clients),
             Phase::Batch => format!("{} clients × {}", self.clients, self.batch_size),
             _ => format!("{} clients", self.clients),
         }
@@ -125,6 +131,15 @@ pub async fn run(phase: Phase, world: &Arc<World>, load: &Load) -> anyhow::Resul
             closed_loop(load.report_clients, duration, move |_, _| {
                 let w = w.clone();
                 async move { w.report().await }
+            })
+            .await
+        }
+        Phase::MonthReport => {
+            let w = world.clone();
+            let days = load.history_days;
+            closed_loop(load.report_clients, duration, move |_, _| {
+                let w = w.clone();
+                async move { w.history_report(days).await }
             })
             .await
         }
