@@ -14,13 +14,14 @@
 //! `strict` the first that holds the whole circle), else the nearest.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::index::{FenceIndex, FenceRef, Hits, Query};
 use super::metric::{EARTH_RADIUS_M, LatLon, chord2_to_m, m_to_chord2};
 
 /// How a location's reported accuracy enters the verdict (the org policy's `accuracy_rule`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccuracyRule {
     Point,
@@ -28,7 +29,8 @@ pub enum AccuracyRule {
     Lenient,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What the geofence check concluded about a location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Inside,

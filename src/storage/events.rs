@@ -276,7 +276,6 @@ impl Reason {
 /// The decision object of API.md.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Decision {
-    #[schema(value_type = String)]
     pub verdict: Verdict,
     pub geofence_id: Option<Uuid>,
     pub geofence_version: Option<i32>,

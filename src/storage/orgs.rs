@@ -60,7 +60,6 @@ pub struct Retention {
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     pub geofence_mode: GeofenceMode,
-    #[schema(value_type = String)]
     pub accuracy_rule: AccuracyRule,
     pub max_accuracy_m: f64,
     pub require_photo: bool,

@@ -171,6 +171,12 @@ fn rule_breaks(doc: &Value) -> Vec<String> {
             } else if status.starts_with('2') && status != "204" && content.is_none_or(|c| c.is_empty()) {
                 broken(format!("{status} documents no body"));
             }
+            // A body is described: every media type of an answer has a schema.
+            for (media_type, body) in content.into_iter().flatten() {
+                if body.get("schema").is_none() {
+                    broken(format!("documents {status} as {media_type} without a schema"));
+                }
+            }
             // Links lead to operations that exist, naming parameters they have.
             for (name, link) in response["links"].as_object().into_iter().flatten() {
                 let target = link["operationId"].as_str().and_then(|id| by_id.get(id));
@@ -191,6 +197,32 @@ fn rule_breaks(doc: &Value) -> Vec<String> {
                         ));
                     }
                 }
+            }
+        }
+    }
+    // What a 201 creates can be used: it links to every operation on the object it made,
+    // `{path}/{id}` and below, so the stateful phase of `.ci/contract` goes on to them.
+    for &(method, path, operation) in &operations {
+        let Some(created) = operation["responses"].get("201").map(|r| resolve(doc, r)) else {
+            continue;
+        };
+        let object = format!("{path}/{{id}}");
+        let linked: BTreeSet<&str> = created["links"]
+            .as_object()
+            .into_iter()
+            .flat_map(|links| links.values())
+            .filter_map(|link| link["operationId"].as_str())
+            .collect();
+        for &(_, target, on_it) in &operations {
+            let below = target.strip_prefix(object.as_str());
+            if below.is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', ':']))
+                && let Some(id) = on_it["operationId"].as_str()
+                && !linked.contains(id)
+            {
+                breaks.push(format!(
+                    "{} {path}: 201 does not link to `{id}` on what it creates",
+                    method.to_uppercase()
+                ));
             }
         }
     }
@@ -222,6 +254,21 @@ fn every_public_operation_is_in_the_document() {
     }
 }
 
+/// The closed vocabularies of API.md are enums in the document, so a generated client gets
+/// them as enum types and the fuzzer sends values the server takes.
+#[test]
+fn the_closed_vocabularies_are_enums() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field, values) in [
+        ("Decision", "verdict", &["inside", "outside", "uncertain", "no_geofence"][..]),
+        ("Policy", "accuracy_rule", &["point", "strict", "lenient"][..]),
+    ] {
+        let property = resolve(&doc, &schemas[schema]["properties"][field]);
+        assert_eq!(property["enum"], json!(values), "{schema}.{field}: {property}");
+    }
+}
+
 /// The rules catch what they are there to catch: a document with one of each mistake.
 #[test]
 fn the_rules_catch_each_kind_of_break() {
@@ -242,6 +289,19 @@ fn the_rules_catch_each_kind_of_break() {
                     "responses": {"200": {"description": "OK", "content": {"application/json": {}},
                             "links": {"next": {"operationId": "nowhere"}}},
                         "404": {"description": "gone", "content": {"application/json": {}}}},
+                },
+            },
+            "/v1/things": {
+                "post": {
+                    "operationId": "create_thing",
+                    "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {}}},
+                        "links": {"thing": {"operationId": "get_thing", "parameters": {"id": "$response.body#/id"}}}}},
+                },
+            },
+            "/v1/things/{id}:archive": {
+                "post": {
+                    "operationId": "archive_thing",
+                    "responses": {"200": {"description": "OK", "content": {"image/png": {}}}},
                 },
             },
             "/healthz": {"get": {"operationId": "healthz", "security": [{"bearer": []}],
@@ -268,10 +328,13 @@ fn the_rules_catch_each_kind_of_break() {
         "PUT /v1/things/{id}: documents 404 as [\"application/json\"]",
         "PUT /v1/things/{id}: 200 link `next` names no operation",
         "GET /healthz: is public but has a security requirement",
+        "POST /v1/things/{id}:archive: documents 200 as image/png without a schema",
+        "POST /v1/things: 201 does not link to `archive_thing` on what it creates",
     ] {
         assert!(breaks.contains(expected), "missed `{expected}` in:\n{breaks}");
     }
     assert!(!breaks.contains("GET /healthz: is rate limited"), "{breaks}");
+    assert!(!breaks.contains("does not link to `get_thing`"), "{breaks}");
 }
 
 /// A request for `path` with every `{parameter}` filled in: a fresh id, or a valid role.

@@ -17,6 +17,7 @@ use crate::http::extract::{Json, Query};
 use crate::http::page::{List, page_request};
 use crate::http::problems;
 use crate::http::state::AppState;
+use crate::http::wire::Image;
 use crate::requests::decide::{Choice, cancel, decide};
 use crate::requests::file::{Ports, file};
 use crate::requests::input::{RequestBody, parse_date};
@@ -74,7 +75,13 @@ fn path_of(id: Uuid) -> String {
     request_body(content = RequestBody, description = "A request for the caller's own attendance. `date` and `time` are local to the caller's first site (by site id), else the organisation's time zone; a time a daylight-saving change skips is 422, one it repeats means the earlier instant. `photo_id` is claimed like a check-in's: the caller's own upload, attached to nothing else."),
     responses(
         (status = 201, body = RequestView, description = "filed, `pending`; `Location` names it",
-            headers(("location" = String, description = "the request's path"))),
+            headers(("location" = String, description = "the request's path")),
+            links(
+                ("get_attendance_request" = (operation_id = "get_attendance_request", parameters(("id" = "$response.body#/id")))),
+                ("get_attendance_request_photo" = (operation_id = "get_attendance_request_photo", parameters(("id" = "$response.body#/id")))),
+                ("approve_attendance_request" = (operation_id = "approve_attendance_request", parameters(("id" = "$response.body#/id")))),
+                ("reject_attendance_request" = (operation_id = "reject_attendance_request", parameters(("id" = "$response.body#/id")))),
+                ("cancel_attendance_request" = (operation_id = "cancel_attendance_request", parameters(("id" = "$response.body#/id")))))),
         problems::Secured, problems::Body, problems::Forbidden, problems::Conflict),
     security(("bearer" = [])))]
 #[post("/v1/attendance/requests")]
@@ -156,8 +163,10 @@ pub async fn get_one(state: web::Data<AppState>, caller: Caller, id: web::Path<U
 #[utoipa::path(get, path = "/v1/attendance/requests/{id}/photo", tag = "attendance requests", operation_id = "get_attendance_request_photo",
     params(("id" = Uuid, Path, description = "the request's id")),
     responses(
-        (status = 200, description = "the image (local store)", content_type = "image/jpeg"),
-        (status = 307, description = "redirect to a signed URL valid at most 5 minutes (S3)"),
+        (status = 200, description = "the image (local photo store)",
+            content((Image = "image/jpeg"), (Image = "image/png"), (Image = "image/webp"))),
+        (status = 307, description = "redirect to a signed URL valid at most `MUSTER_PHOTO_URL_TTL_S` (S3 photo store)",
+            headers(("Location" = String, description = "the signed URL"))),
         problems::Secured, problems::NotFound),
     security(("bearer" = [])))]
 #[get("/v1/attendance/requests/{id}/photo")]
