@@ -261,7 +261,11 @@ fn the_closed_vocabularies_are_enums() {
     let doc = document();
     let schemas = &doc["components"]["schemas"];
     for (schema, field, values) in [
-        ("Decision", "verdict", &["inside", "outside", "uncertain", "no_geofence"][..]),
+        (
+            "Decision",
+            "verdict",
+            &["inside", "outside", "uncertain", "no_geofence"][..],
+        ),
         ("Policy", "accuracy_rule", &["point", "strict", "lenient"][..]),
     ] {
         let property = resolve(&doc, &schemas[schema]["properties"][field]);
