@@ -20,6 +20,7 @@ pub mod privacy;
 pub mod proto;
 pub mod reports;
 pub mod requests;
+pub mod shifts;
 pub mod sites;
 pub mod startup;
 pub mod storage;

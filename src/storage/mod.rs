@@ -24,6 +24,7 @@ pub mod privacy;
 mod repo;
 pub mod reports;
 pub mod requests;
+pub mod shifts;
 pub mod sites;
 mod sqlite;
 mod time;
