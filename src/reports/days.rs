@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::shifts::schedule::{DayKind, DayWindows, ScheduledDay};
 use crate::storage::events::{Kind, Source, Status};
 use crate::storage::reports::{Place, ReportEvent, ReportSubject};
 
@@ -17,7 +18,12 @@ pub const MAX_DAYS: u64 = 366;
 #[serde(rename_all = "snake_case")]
 pub enum DayStatus {
     Present,
+    Late,
+    EarlyLeave,
+    HalfDay,
     Absent,
+    Holiday,
+    WeeklyOff,
     Incomplete,
     OutOfFence,
 }
@@ -26,7 +32,12 @@ impl DayStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             DayStatus::Present => "present",
+            DayStatus::Late => "late",
+            DayStatus::EarlyLeave => "early_leave",
+            DayStatus::HalfDay => "half_day",
             DayStatus::Absent => "absent",
+            DayStatus::Holiday => "holiday",
+            DayStatus::WeeklyOff => "weekly_off",
             DayStatus::Incomplete => "incomplete",
             DayStatus::OutOfFence => "out_of_fence",
         }
@@ -65,6 +76,21 @@ pub struct ReportRow {
     /// An approved attendance request added an event to the day (`source: "request"`): the
     /// day is judged with it, and the original events still count as they were.
     pub corrected: bool,
+    /// The shift governing the day, and the version it was judged by.
+    pub shift_id: Option<Uuid>,
+    pub shift_version: Option<u32>,
+    /// A working day's scheduled start and end, local time with offset.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub scheduled_start: Option<DateTime<FixedOffset>>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub scheduled_end: Option<DateTime<FixedOffset>>,
+    pub late_minutes: i64,
+    pub early_leave_minutes: i64,
+    pub overtime_minutes: i64,
+    /// Not part of the report: where the day's last pair opened, if it is still open (what
+    /// auto check-out closes).
+    #[serde(skip)]
+    pub open_since: Option<DateTime<Utc>>,
 }
 
 /// Dates `from..=to`, validated: `to` not before `from`, at most [`MAX_DAYS`] days.
@@ -105,12 +131,14 @@ impl DateRange {
         self.to.signed_duration_since(self.from).num_days() as u64 + 1
     }
 
-    /// A UTC window that holds every instant of these dates in any time zone (UTC offsets
-    /// lie within -12 h and +14 h): events are fetched in it and then sorted into local
-    /// days exactly.
+    /// A UTC window that holds every event these dates may own in any time zone (UTC
+    /// offsets lie within -12 h and +14 h): a day's events lie between the boundaries with
+    /// its neighbours (`shifts::schedule::boundary`), which a night shift on the day after
+    /// the range can push to the end of the day after that. Events are fetched in it and
+    /// then sorted into days exactly.
     pub fn utc_window(&self) -> (DateTime<Utc>, DateTime<Utc>) {
-        let start = self.from.checked_sub_days(Days::new(1)).unwrap_or(self.from);
-        let end = self.to.checked_add_days(Days::new(2)).unwrap_or(self.to);
+        let start = self.from.checked_sub_days(Days::new(2)).unwrap_or(self.from);
+        let end = self.to.checked_add_days(Days::new(4)).unwrap_or(self.to);
         (Utc.from_utc_datetime(&start.into()), Utc.from_utc_datetime(&end.into()))
     }
 }
@@ -124,6 +152,9 @@ struct Day {
     first_in: Option<(DateTime<Utc>, Option<Place>)>,
     last_out: Option<DateTime<Utc>>,
     open_since: Option<DateTime<Utc>>,
+    /// When the last pair closed, and the time between pairs so far: the break taken.
+    closed_at: Option<DateTime<Utc>>,
+    gaps_s: i64,
     worked_s: i64,
     check_ins: u32,
     counted_check_ins: u32,
@@ -156,94 +187,191 @@ impl Day {
                 if self.first_in.is_none() {
                     self.first_in = Some((e.captured_at, e.place.clone()));
                 }
-                self.open_since.get_or_insert(e.captured_at);
+                if self.open_since.is_none() {
+                    self.open_since = Some(e.captured_at);
+                    if let Some(closed) = self.closed_at {
+                        self.gaps_s += seconds(closed, e.captured_at);
+                    }
+                }
             }
             Kind::CheckOut => {
                 self.last_out = Some(e.captured_at);
                 if let Some(start) = self.open_since.take() {
-                    self.worked_s += e.captured_at.signed_duration_since(start).num_seconds();
+                    self.worked_s += seconds(start, e.captured_at);
+                    self.closed_at = Some(e.captured_at);
                 }
             }
         }
     }
 
-    fn status(&self) -> DayStatus {
+    /// The day's minutes and status against its schedule (see the module documentation).
+    fn judge(&self, day: &ScheduledDay) -> Judgement {
+        let pairs_s = self.worked_s.max(0);
+        let (Some(shift), Some((start, end))) = (&day.shift, day.scheduled()) else {
+            let worked_minutes = pairs_s / 60;
+            // Work on a shift's weekly off or holiday is all overtime, where the shift counts any.
+            let overtime_minutes = match &day.shift {
+                Some(v) if v.rules.overtime_after_min.is_some() => worked_minutes,
+                _ => 0,
+            };
+            return Judgement {
+                status: self.status(day.kind, None),
+                worked_minutes,
+                overtime_minutes,
+                ..Judgement::default()
+            };
+        };
+        let rules = &shift.rules;
+        // The unpaid break is what was not already taken between pairs.
+        let unpaid_s = (i64::from(rules.break_min) * 60 - self.gaps_s).max(0);
+        let worked_minutes = (pairs_s - unpaid_s).max(0) / 60;
+        let beyond = |grace_min: u32, late_s: i64| if late_s > i64::from(grace_min) * 60 { late_s / 60 } else { 0 };
+        let late_minutes = self
+            .first_in
+            .as_ref()
+            .map_or(0, |(t, _)| beyond(rules.late_grace_min, seconds(start, *t)));
+        let early_leave_minutes = match self.last_out {
+            Some(out) if self.open_since.is_none() => beyond(rules.early_grace_min, seconds(out, end)),
+            _ => 0,
+        };
+        let overtime_minutes = rules.overtime_after_min.map_or(0, |n| (worked_minutes - i64::from(n)).max(0));
+        let judged = Judgement {
+            worked_minutes,
+            late_minutes,
+            early_leave_minutes,
+            overtime_minutes,
+            ..Judgement::default()
+        };
+        Judgement {
+            status: self.status(day.kind, Some((&judged, rules.half_day_below_min))),
+            ..judged
+        }
+    }
+
+    /// The first status that applies; `scheduled` holds a working day's minutes with its
+    /// shift's half-day threshold.
+    fn status(&self, kind: DayKind, scheduled: Option<(&Judgement, u32)>) -> DayStatus {
+        match kind {
+            DayKind::Holiday => return DayStatus::Holiday,
+            DayKind::WeeklyOff => return DayStatus::WeeklyOff,
+            DayKind::Working => {}
+        }
         if self.counted_check_ins == 0 {
             DayStatus::Absent
-        } else if self.check_ins_outside == self.check_ins {
-            DayStatus::OutOfFence
         } else if self.open_since.is_some() {
             DayStatus::Incomplete
+        } else if self.check_ins_outside == self.check_ins {
+            DayStatus::OutOfFence
         } else {
-            DayStatus::Present
+            match scheduled {
+                Some((j, half_day_below)) if j.worked_minutes < i64::from(half_day_below) => DayStatus::HalfDay,
+                Some((j, _)) if j.late_minutes > 0 => DayStatus::Late,
+                Some((j, _)) if j.early_leave_minutes > 0 => DayStatus::EarlyLeave,
+                _ => DayStatus::Present,
+            }
         }
     }
 }
 
-/// Turns one user's events, pushed in time order, into one row per local day of the range.
+/// Whole seconds from `a` to `b`.
+fn seconds(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
+    b.signed_duration_since(a).num_seconds()
+}
+
+/// A day's status and minutes.
+#[derive(Debug)]
+struct Judgement {
+    status: DayStatus,
+    worked_minutes: i64,
+    late_minutes: i64,
+    early_leave_minutes: i64,
+    overtime_minutes: i64,
+}
+
+impl Default for Judgement {
+    fn default() -> Self {
+        Judgement {
+            status: DayStatus::Present,
+            worked_minutes: 0,
+            late_minutes: 0,
+            early_leave_minutes: 0,
+            overtime_minutes: 0,
+        }
+    }
+}
+
+/// Turns one user's events, pushed in time order, into one row per day of the range.
 pub struct UserDays<'a> {
     subject: &'a ReportSubject,
     tz: Tz,
     shows_location: bool,
-    /// The next date without a row yet; `None` once the range is done.
-    next: Option<NaiveDate>,
-    to: NaiveDate,
+    /// The range's days with one more on either side (see `DayWindows`).
+    windows: DayWindows,
+    /// The index in `windows.days` of the day being filled; past the range once it is done.
+    current: usize,
     day: Day,
 }
 
 impl<'a> UserDays<'a> {
-    pub fn new(subject: &'a ReportSubject, tz: Tz, range: DateRange, shows_location: bool) -> Self {
+    /// `windows` from `Calendar::days` for the subject and the range.
+    pub fn new(subject: &'a ReportSubject, tz: Tz, windows: DayWindows, shows_location: bool) -> Self {
         UserDays {
             subject,
             tz,
             shows_location,
-            next: Some(range.from),
-            to: range.to,
+            windows,
+            current: 1,
             day: Day::default(),
         }
     }
 
+    /// The index of the range's last day.
+    fn last(&self) -> usize {
+        self.windows.days.len().saturating_sub(2)
+    }
+
     /// Adds the next event (events must come in `captured_at` order), emitting the rows of
-    /// the days it leaves behind. Events outside the range are ignored.
+    /// the days it leaves behind. Events outside the range's days are ignored.
     pub fn push(&mut self, event: &ReportEvent, out: &mut Vec<ReportRow>) {
-        let date = event.captured_at.with_timezone(&self.tz).date_naive();
-        if date > self.to {
+        let t = event.captured_at;
+        if self.windows.bounds.first().is_none_or(|start| t < *start) {
             return;
         }
-        while let Some(current) = self.next
-            && current < date
-        {
-            self.close(current, out);
+        while self.current <= self.last() && t >= self.windows.bounds[self.current] {
+            self.close(out);
         }
-        if self.next == Some(date) {
+        if self.current <= self.last() {
             self.day.add(event);
         }
     }
 
     /// Emits the rows of the remaining days.
     pub fn finish(mut self, out: &mut Vec<ReportRow>) {
-        while let Some(current) = self.next {
-            self.close(current, out);
+        while self.current <= self.last() {
+            self.close(out);
         }
     }
 
-    fn close(&mut self, date: NaiveDate, out: &mut Vec<ReportRow>) {
+    fn close(&mut self, out: &mut Vec<ReportRow>) {
         let day = std::mem::take(&mut self.day);
+        let scheduled = &self.windows.days[self.current];
+        self.current += 1;
         let local = |t: DateTime<Utc>| t.with_timezone(&self.tz).fixed_offset();
-        let status = day.status();
+        let judged = day.judge(scheduled);
         let (first_in, place) = match day.first_in {
             Some((t, place)) => (Some(local(t)), place.filter(|_| self.shows_location)),
             None => (None, None),
         };
+        let span = scheduled.scheduled();
         out.push(ReportRow {
             user_id: self.subject.id,
             employee_code: self.subject.employee_code.clone(),
             name: self.subject.name.clone(),
-            date,
+            date: scheduled.date,
             first_in,
             last_out: day.last_out.map(local),
-            worked_minutes: day.worked_s.max(0) / 60,
-            status,
+            worked_minutes: judged.worked_minutes,
+            status: judged.status,
             events: day.events,
             flagged: day.flagged,
             rejected: day.rejected,
@@ -252,8 +380,15 @@ impl<'a> UserDays<'a> {
             first_in_accuracy_m: place.as_ref().and_then(|p| p.accuracy_m),
             first_in_geofence: place.and_then(|p| p.geofence),
             corrected: day.corrected,
+            shift_id: scheduled.shift.as_ref().map(|v| v.shift_id),
+            shift_version: scheduled.shift.as_ref().map(|v| v.version),
+            scheduled_start: span.map(|(start, _)| local(start)),
+            scheduled_end: span.map(|(_, end)| local(end)),
+            late_minutes: judged.late_minutes,
+            early_leave_minutes: judged.early_leave_minutes,
+            overtime_minutes: judged.overtime_minutes,
+            open_since: day.open_since,
         });
-        self.next = date.succ_opt().filter(|d| *d <= self.to);
     }
 }
 
@@ -265,12 +400,14 @@ pub fn discloses_location(row: &ReportRow) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shifts::schedule::Calendar;
 
     fn subject() -> ReportSubject {
         ReportSubject {
             id: Uuid::nil(),
             employee_code: "E-1".into(),
             name: "Ann".into(),
+            site_id: None,
             site_timezone: None,
         }
     }
@@ -302,9 +439,21 @@ mod tests {
     }
 
     fn rows(tz: &str, from: &str, to: &str, events: &[ReportEvent], shows_location: bool) -> Vec<ReportRow> {
+        rows_in(&Calendar::default(), tz, from, to, events, shows_location)
+    }
+
+    fn rows_in(
+        calendar: &Calendar,
+        tz: &str,
+        from: &str,
+        to: &str,
+        events: &[ReportEvent],
+        shows_location: bool,
+    ) -> Vec<ReportRow> {
         let s = subject();
-        let range = DateRange::new(date(from), date(to)).unwrap();
-        let mut days = UserDays::new(&s, tz.parse().unwrap(), range, shows_location);
+        let tz: Tz = tz.parse().unwrap();
+        let windows = calendar.days(s.id, s.site_id, tz, date(from), date(to));
+        let mut days = UserDays::new(&s, tz, windows, shows_location);
         let mut out = Vec::new();
         for e in events {
             days.push(e, &mut out);
@@ -416,11 +565,11 @@ mod tests {
             rows("UTC", "2026-11-20", "2026-11-20", &rejected, true)[0].status,
             DayStatus::Absent
         );
-        // Outside and never checked out: out_of_fence wins over incomplete.
+        // Outside and never checked out: incomplete comes first.
         let open = [outside("2026-11-20T09:00:00Z", Flagged)];
         assert_eq!(
             rows("UTC", "2026-11-20", "2026-11-20", &open, true)[0].status,
-            DayStatus::OutOfFence
+            DayStatus::Incomplete
         );
     }
 
@@ -576,5 +725,163 @@ mod tests {
         assert_eq!(s.timezone(Tz::Europe__Berlin), Tz::Asia__Kolkata);
         s.site_timezone = Some("Not/AZone".into());
         assert_eq!(s.timezone(Tz::UTC), Tz::UTC);
+    }
+
+    /// A calendar giving the test subject one shift from 2026-01-01 (rules from
+    /// `shifts::schedule`'s test shape), with an org-wide holiday on 2026-11-19.
+    fn shift_calendar(start: &str, end: &str, overtime_after_min: Option<u32>) -> (Calendar, Uuid) {
+        use crate::storage::shifts::{Assignment, Holiday, ScheduleInputs, ShiftRules, ShiftVersion, Target, Weekdays};
+        let shift = Uuid::now_v7();
+        let mut weekdays = Weekdays::default();
+        for d in ["mon", "tue", "wed", "thu", "fri"] {
+            weekdays.insert(Weekdays::parse_day(d).unwrap());
+        }
+        let time = |t: &str| chrono::NaiveTime::parse_from_str(t, "%H:%M").unwrap();
+        let calendar = Calendar::new(ScheduleInputs {
+            assignments: vec![Assignment {
+                id: Uuid::now_v7(),
+                shift_id: shift,
+                target: Target::User(Uuid::nil()),
+                from: date("2026-01-01"),
+                to: None,
+                created_at: at("2026-01-01T00:00:00Z"),
+            }],
+            versions: vec![ShiftVersion {
+                shift_id: shift,
+                version: 1,
+                name: "Day".into(),
+                rules: ShiftRules {
+                    start: time(start),
+                    end: time(end),
+                    weekdays,
+                    late_grace_min: 10,
+                    early_grace_min: 15,
+                    break_min: 60,
+                    half_day_below_min: 240,
+                    overtime_after_min,
+                },
+                effective_at: at("2026-01-01T00:00:00Z"),
+            }],
+            holidays: vec![Holiday {
+                id: Uuid::now_v7(),
+                date: date("2026-11-19"),
+                name: "Founders' day".into(),
+                site_id: None,
+                created_at: at("2026-01-01T00:00:00Z"),
+            }],
+        });
+        (calendar, shift)
+    }
+
+    #[test]
+    fn a_shift_judges_late_early_leave_half_day_and_overtime() {
+        let (calendar, shift) = shift_calendar("09:00", "18:00", Some(480));
+        let day = |events: &[ReportEvent]| rows_in(&calendar, "UTC", "2026-11-20", "2026-11-20", events, true).remove(0);
+        // On time within grace, no lunch check-out: the hour of break is deducted.
+        let r = day(&[ev(In, "2026-11-20T09:10:00Z", Ok_), ev(Out, "2026-11-20T18:00:00Z", Ok_)]);
+        assert_eq!((r.status, r.late_minutes, r.early_leave_minutes), (DayStatus::Present, 0, 0));
+        assert_eq!(r.worked_minutes, 9 * 60 - 10 - 60);
+        assert_eq!(r.shift_id, Some(shift));
+        assert_eq!(r.shift_version, Some(1));
+        assert_eq!(r.scheduled_start.unwrap().to_rfc3339(), "2026-11-20T09:00:00+00:00");
+        assert_eq!(r.scheduled_end.unwrap().to_rfc3339(), "2026-11-20T18:00:00+00:00");
+        // Past the grace: late by the whole time since the start.
+        let r = day(&[ev(In, "2026-11-20T09:11:00Z", Ok_), ev(Out, "2026-11-20T18:00:00Z", Ok_)]);
+        assert_eq!((r.status, r.late_minutes), (DayStatus::Late, 11));
+        // A lunch taken as a check-out is not deducted again; leaving 16 minutes early.
+        let r = day(&[
+            ev(In, "2026-11-20T09:00:00Z", Ok_),
+            ev(Out, "2026-11-20T13:00:00Z", Ok_),
+            ev(In, "2026-11-20T14:00:00Z", Ok_),
+            ev(Out, "2026-11-20T17:44:00Z", Ok_),
+        ]);
+        assert_eq!((r.status, r.early_leave_minutes), (DayStatus::EarlyLeave, 16));
+        assert_eq!(r.worked_minutes, 240 + 224);
+        // Late and leaving early: late comes first, both are counted.
+        let r = day(&[ev(In, "2026-11-20T09:30:00Z", Ok_), ev(Out, "2026-11-20T17:00:00Z", Ok_)]);
+        assert_eq!((r.status, r.late_minutes, r.early_leave_minutes), (DayStatus::Late, 30, 60));
+        // Under the half-day threshold (four hours less the hour of break).
+        let r = day(&[ev(In, "2026-11-20T09:00:00Z", Ok_), ev(Out, "2026-11-20T13:00:00Z", Ok_)]);
+        assert_eq!((r.status, r.worked_minutes), (DayStatus::HalfDay, 180));
+        // Overtime beyond 480 worked minutes.
+        let r = day(&[ev(In, "2026-11-20T08:55:00Z", Ok_), ev(Out, "2026-11-20T20:00:00Z", Ok_)]);
+        assert_eq!((r.status, r.worked_minutes, r.overtime_minutes), (DayStatus::Present, 605, 125));
+        // Still open: incomplete, kept open for auto check-out, no early leave.
+        let r = day(&[ev(In, "2026-11-20T09:00:00Z", Ok_)]);
+        assert_eq!((r.status, r.early_leave_minutes), (DayStatus::Incomplete, 0));
+        assert_eq!(r.open_since, Some(at("2026-11-20T09:00:00Z")));
+        assert_eq!(day(&[]).status, DayStatus::Absent);
+    }
+
+    #[test]
+    fn holidays_and_weekly_offs_come_first_and_their_work_is_overtime() {
+        let (calendar, _) = shift_calendar("09:00", "18:00", Some(480));
+        let events = [
+            ev(In, "2026-11-21T10:00:00Z", Ok_), // Saturday
+            ev(Out, "2026-11-21T12:00:00Z", Ok_),
+        ];
+        let out = rows_in(&calendar, "UTC", "2026-11-19", "2026-11-22", &events, true);
+        let got: Vec<_> = out.iter().map(|r| (r.status, r.overtime_minutes)).collect();
+        assert_eq!(
+            got,
+            [
+                (DayStatus::Holiday, 0),
+                (DayStatus::Absent, 0),
+                (DayStatus::WeeklyOff, 120),
+                (DayStatus::WeeklyOff, 0),
+            ]
+        );
+        assert!(out[2].scheduled_start.is_none() && out[2].shift_id.is_some());
+        // Without an overtime threshold nothing is overtime.
+        let (calendar, _) = shift_calendar("09:00", "18:00", None);
+        let out = rows_in(&calendar, "UTC", "2026-11-21", "2026-11-21", &events, true);
+        assert_eq!((out[0].status, out[0].overtime_minutes), (DayStatus::WeeklyOff, 0));
+    }
+
+    #[test]
+    fn a_night_shift_belongs_to_the_day_it_starts_across_midnight_and_dst() {
+        let (calendar, _) = shift_calendar("22:00", "06:00", None);
+        // Thursday night into Friday morning, in Berlin when the clocks fall back (Sunday
+        // 2026-10-25 is a weekly off; use the spring and autumn nights around them).
+        let events = [
+            ev(In, "2026-10-22T22:05:00+02:00", Ok_),
+            ev(Out, "2026-10-23T06:30:00+02:00", Ok_),
+        ];
+        let out = rows_in(&calendar, "Europe/Berlin", "2026-10-22", "2026-10-23", &events, true);
+        assert_eq!(out[0].status, DayStatus::Present);
+        assert_eq!(out[0].worked_minutes, 8 * 60 + 25 - 60);
+        assert_eq!(out[0].scheduled_end.unwrap().to_rfc3339(), "2026-10-23T06:00:00+02:00");
+        assert_eq!(out[1].status, DayStatus::Absent, "the morning belongs to the night before");
+        // A Saturday-night shift is a weekly off; the Sunday 25th has 25 hours: a night shift
+        // from Monday 26th 22:00 CET.
+        let monday = [
+            ev(In, "2026-10-26T21:55:00+01:00", Ok_),
+            ev(Out, "2026-10-27T06:00:00+01:00", Ok_),
+        ];
+        let out = rows_in(&calendar, "Europe/Berlin", "2026-10-26", "2026-10-26", &monday, true);
+        assert_eq!((out[0].status, out[0].late_minutes), (DayStatus::Present, 0));
+        assert_eq!(out[0].scheduled_start.unwrap().to_rfc3339(), "2026-10-26T22:00:00+01:00");
+        // Spring forward, Berlin 2026-03-29 02:00 -> 03:00: a Friday-to-Saturday night is
+        // unaffected, but a shift from 02:30 starts at the change, 03:00 CEST.
+        let (calendar, _) = shift_calendar("02:30", "10:00", None);
+        let sunday = calendar.day(Uuid::nil(), None, Tz::Europe__Berlin, date("2026-03-29"));
+        assert_eq!(sunday.span.unwrap().0, at("2026-03-29T03:00:00+02:00"));
+    }
+
+    #[test]
+    fn a_leap_day_is_a_day_like_any_other() {
+        let (calendar, _) = shift_calendar("09:00", "18:00", None);
+        let events = [ev(In, "2028-02-29T09:20:00Z", Ok_), ev(Out, "2028-02-29T18:00:00Z", Ok_)];
+        let out = rows_in(&calendar, "UTC", "2028-02-28", "2028-03-01", &events, true);
+        let got: Vec<_> = out.iter().map(|r| (r.date.to_string(), r.status)).collect();
+        assert_eq!(
+            got,
+            [
+                ("2028-02-28".into(), DayStatus::Absent),
+                ("2028-02-29".into(), DayStatus::Late),
+                ("2028-03-01".into(), DayStatus::Absent),
+            ]
+        );
+        assert_eq!(out[1].late_minutes, 20);
     }
 }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use super::days::ReportRow;
 
 /// The columns, in the order of the contract; the CSV header and the JSON field order.
-pub const COLUMNS: [&str; 16] = [
+pub const COLUMNS: [&str; 23] = [
     "user_id",
     "employee_code",
     "name",
@@ -26,6 +26,13 @@ pub const COLUMNS: [&str; 16] = [
     // Columns added after v1's first release go last, so that a CSV reader that counts
     // columns keeps working.
     "corrected",
+    "shift_id",
+    "shift_version",
+    "scheduled_start",
+    "scheduled_end",
+    "late_minutes",
+    "early_leave_minutes",
+    "overtime_minutes",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -155,6 +162,13 @@ fn csv_record(r: &ReportRow) -> [Cow<'_, str>; COLUMNS.len()] {
         Cow::Owned(number(r.first_in_accuracy_m)),
         r.first_in_geofence.as_deref().map(text).unwrap_or_default(),
         Cow::Borrowed(if r.corrected { "true" } else { "false" }),
+        Cow::Owned(r.shift_id.map(|id| id.to_string()).unwrap_or_default()),
+        Cow::Owned(r.shift_version.map(|v| v.to_string()).unwrap_or_default()),
+        time(r.scheduled_start),
+        time(r.scheduled_end),
+        Cow::Owned(r.late_minutes.to_string()),
+        Cow::Owned(r.early_leave_minutes.to_string()),
+        Cow::Owned(r.overtime_minutes.to_string()),
     ]
 }
 
@@ -181,6 +195,14 @@ mod tests {
             first_in_accuracy_m: None,
             first_in_geofence: Some("Campus".into()),
             corrected: false,
+            shift_id: None,
+            shift_version: None,
+            scheduled_start: None,
+            scheduled_end: Some(chrono::DateTime::parse_from_rfc3339("2026-11-20T18:00:00+05:30").unwrap()),
+            late_minutes: 12,
+            early_leave_minutes: 0,
+            overtime_minutes: 0,
+            open_since: None,
         }
     }
 
@@ -226,7 +248,8 @@ mod tests {
         assert_eq!(
             lines.next().unwrap(),
             "00000000-0000-0000-0000-000000000000,\"'=HYPERLINK(\"\"x\"\")\",\"Ann, \"\"the\"\" Boss\",2026-11-20,\
-             2026-11-20T09:00:00+05:30,,0,incomplete,1,0,0,12.9716,77.5946,,Campus,false"
+             2026-11-20T09:00:00+05:30,,0,incomplete,1,0,0,12.9716,77.5946,,Campus,false,,,,\
+             2026-11-20T18:00:00+05:30,12,0,0"
         );
         assert!(lines.next().is_none());
     }

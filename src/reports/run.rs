@@ -163,15 +163,13 @@ impl ReportRun {
             self.repo.report_events(org, &ids, from, to, None, EVENT_PAGE),
         )
         .await?;
+        let calendar = crate::shifts::schedule::Calendar::default(); // MERGE: load
         let mut users: Vec<(UserDays<'_>, Vec<ReportRow>)> = subjects
             .iter()
             .map(|s| {
-                let days = UserDays::new(
-                    s,
-                    s.timezone(self.spec.org_timezone),
-                    self.spec.range,
-                    sight.sees(Family::Location, s.id),
-                );
+                let tz = s.timezone(self.spec.org_timezone);
+                let windows = calendar.days(s.id, s.site_id, tz, self.spec.range.from(), self.spec.range.to());
+                let days = UserDays::new(s, tz, windows, sight.sees(Family::Location, s.id));
                 (days, Vec::new())
             })
             .collect();

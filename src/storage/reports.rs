@@ -38,7 +38,9 @@ pub struct ReportSubject {
     pub id: Uuid,
     pub employee_code: String,
     pub name: String,
-    /// The time zone of the user's first site (by site id), if the user has a site.
+    /// The user's first site (by site id), their home site, if they have a site.
+    pub site_id: Option<Uuid>,
+    /// The time zone of that site.
     pub site_timezone: Option<String>,
 }
 

@@ -44,6 +44,9 @@ type DbConn = <Db as sqlx::Database>::Connection;
 /// (user_id, site_id) answers it.
 const FIRST_SITE_TIMEZONE: &str = "(SELECT s.timezone FROM user_sites us JOIN sites s ON s.org_id = us.org_id AND s.id = us.site_id
      WHERE us.user_id = u.id ORDER BY us.site_id LIMIT 1)";
+/// The first of a user `u`'s sites by site id: their home site, whose zone and holidays
+/// their days follow.
+const FIRST_SITE_ID: &str = "(SELECT us.site_id FROM user_sites us WHERE us.user_id = u.id ORDER BY us.site_id LIMIT 1)";
 type Tx = sqlx::Transaction<'static, Db>;
 /// An organisation's policy and one of its users' sites.
 type PolicyAndSites = (Policy, Vec<Uuid>);

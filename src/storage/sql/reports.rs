@@ -64,7 +64,8 @@ impl ReportStore for SqlRepo {
             q.push(") ");
         }
         q.push(format_args!(
-            "SELECT u.id, u.employee_code, u.name, {FIRST_SITE_TIMEZONE} AS site_timezone FROM users u"
+            "SELECT u.id, u.employee_code, u.name, {FIRST_SITE_ID} AS site_id, {FIRST_SITE_TIMEZONE} AS site_timezone
+             FROM users u"
         ));
         if ids.is_some() {
             q.push(" JOIN ids ON ids.id = u.id");
@@ -89,6 +90,7 @@ impl ReportStore for SqlRepo {
                     id: row.try_get("id")?,
                     employee_code: row.try_get("employee_code")?,
                     name: row.try_get("name")?,
+                    site_id: row.try_get("site_id")?,
                     site_timezone: row.try_get("site_timezone")?,
                 })
             })
