@@ -108,6 +108,8 @@ pub struct Settings {
     pub photo_presign_ttl_s: u64,
     pub retention_interval_s: u64,
     pub retention_batch_size: u32,
+    pub auto_check_out_interval_s: u64,
+    pub auto_check_out_lookback_h: u32,
     pub photo_orphan_grace_s: u64,
     pub body_read_timeout_s: u64,
     pub client_request_timeout_s: u64,
@@ -186,6 +188,11 @@ impl Default for Settings {
             photo_presign_ttl_s: 300,
             retention_interval_s: 3600,
             retention_batch_size: 1000,
+            // Often enough that a day is closed within minutes of its deadline; each run reads
+            // only the users whose last check-in is still open.
+            auto_check_out_interval_s: 300,
+            // A replica down for up to three days still closes the days that came due meanwhile.
+            auto_check_out_lookback_h: 72,
             // Far longer than any upload request takes between storing a photo and
             // committing the row that names it: only a crash leaves one unnamed this long.
             photo_orphan_grace_s: 24 * 3600,
@@ -448,6 +455,14 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "MUSTER_RETENTION_BATCH_SIZE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_batch_size: Option<u32>,
+    /// Seconds between auto check-out runs (the policy's `auto_check_out_after_h`); 0 turns the background job off [default: 300].
+    #[arg(long, global = true, env = "MUSTER_AUTO_CHECK_OUT_INTERVAL_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_check_out_interval_s: Option<u64>,
+    /// Hours past a day's auto check-out deadline that a run still closes it (after downtime); 1 to 720 [default: 72].
+    #[arg(long, global = true, env = "MUSTER_AUTO_CHECK_OUT_LOOKBACK_H")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_check_out_lookback_h: Option<u32>,
     /// Age in seconds at which a photo object no database row names (left by a crash) is deleted by retention; 0 only for tests [default: 86400].
     #[arg(long, global = true, env = "MUSTER_PHOTO_ORPHAN_GRACE_S")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -601,6 +616,9 @@ impl Settings {
         // SQLite's 32,766 and PostgreSQL's 65,535 parameters per statement.
         if !(1..=10_000).contains(&self.retention_batch_size) {
             bail!("retention_batch_size must be 1 to 10000");
+        }
+        if !(1..=720).contains(&self.auto_check_out_lookback_h) {
+            bail!("auto_check_out_lookback_h must be 1 to 720");
         }
         if self.applog_batches_per_minute == 0 || self.applog_max_entries == 0 || self.applog_max_depth == 0 {
             bail!("applog_batches_per_minute, applog_max_entries and applog_max_depth must be at least 1");

@@ -65,6 +65,13 @@ impl Application {
             Duration::from_secs(settings.retention_interval_s),
             privacy::RetentionOptions::from(&settings),
         );
+        crate::shifts::auto_check_out::spawn_auto_check_out(
+            repo.clone(),
+            Duration::from_secs(settings.auto_check_out_interval_s),
+            crate::shifts::auto_check_out::AutoCheckOutOptions {
+                lookback_h: settings.auto_check_out_lookback_h,
+            },
+        );
         let state = web::Data::new(AppState::new(
             settings.clone(),
             repo,

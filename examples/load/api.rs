@@ -79,6 +79,29 @@ async fn login(client: &reqwest::Client, base: &str, email: &str, password: &str
         .context("login answer without an access token")
 }
 
+/// A day shift for everyone at the site, and a holiday, over the seeded history: so that
+/// reports judge every day against a shift, as an organisation with shifts has them.
+async fn site_shift(
+    client: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    site_id: &str,
+    history_days: u32,
+) -> anyhow::Result<()> {
+    let shift = json!({
+        "name": "Day", "start": "09:00", "end": "18:00", "weekdays": ["mon", "tue", "wed", "thu", "fri"],
+        "late_grace_min": 10, "early_grace_min": 10, "break_min": 60, "half_day_below_min": 240,
+        "overtime_after_min": 480,
+    });
+    let shift_id = id_of(&post_json(client, format!("{base}/v1/shifts"), Some(admin), &shift).await?)?;
+    let from = (Utc::now() - chrono::Duration::days(i64::from(history_days) + 1)).date_naive();
+    let assignment = json!({"shift_id": shift_id, "site_id": site_id, "from": from.to_string(), "to": null});
+    post_json(client, format!("{base}/v1/shift-assignments"), Some(admin), &assignment).await?;
+    let holiday = json!({"date": (from + chrono::Days::new(u64::from(history_days / 2))).to_string(), "name": "Load day", "site_id": null});
+    post_json(client, format!("{base}/v1/holidays"), Some(admin), &holiday).await?;
+    Ok(())
+}
+
 /// A site with its fence; returns the site id.
 async fn fenced_site(client: &reqwest::Client, base: &str, admin: &str) -> anyhow::Result<String> {
     let site = json!({"name": "HQ", "timezone": "Asia/Kolkata"});
@@ -134,7 +157,7 @@ async fn phones(client: &reqwest::Client, base: &str, emails: Vec<String>) -> an
 }
 
 /// The organisation: a fenced site, a manager and `users` logged-in employees, each with
-/// `history_days` days of attendance behind them.
+/// `history_days` days of attendance behind them (and then a shift and a holiday at the site).
 pub async fn build_world(
     client: reqwest::Client,
     base: String,
@@ -144,6 +167,9 @@ pub async fn build_world(
 ) -> anyhow::Result<(World, SetupTimes)> {
     let admin = login(&client, &base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
     let site_id = fenced_site(&client, &base, &admin).await?;
+    if history_days > 0 {
+        site_shift(&client, &base, &admin, &site_id, history_days).await?;
+    }
     let started = Instant::now();
     let manager_email = "manager@load.example";
     let body = user_body(manager_email, "M000001", "manager", None, &site_id);

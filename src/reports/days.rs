@@ -225,7 +225,13 @@ impl Day {
         // The unpaid break is what was not already taken between pairs.
         let unpaid_s = (i64::from(rules.break_min) * 60 - self.gaps_s).max(0);
         let worked_minutes = (pairs_s - unpaid_s).max(0) / 60;
-        let beyond = |grace_min: u32, late_s: i64| if late_s > i64::from(grace_min) * 60 { late_s / 60 } else { 0 };
+        let beyond = |grace_min: u32, late_s: i64| {
+            if late_s > i64::from(grace_min) * 60 {
+                late_s / 60
+            } else {
+                0
+            }
+        };
         let late_minutes = self
             .first_in
             .as_ref()
@@ -234,7 +240,9 @@ impl Day {
             Some(out) if self.open_since.is_none() => beyond(rules.early_grace_min, seconds(out, end)),
             _ => 0,
         };
-        let overtime_minutes = rules.overtime_after_min.map_or(0, |n| (worked_minutes - i64::from(n)).max(0));
+        let overtime_minutes = rules
+            .overtime_after_min
+            .map_or(0, |n| (worked_minutes - i64::from(n)).max(0));
         let judged = Judgement {
             worked_minutes,
             late_minutes,
@@ -776,17 +784,27 @@ mod tests {
     #[test]
     fn a_shift_judges_late_early_leave_half_day_and_overtime() {
         let (calendar, shift) = shift_calendar("09:00", "18:00", Some(480));
-        let day = |events: &[ReportEvent]| rows_in(&calendar, "UTC", "2026-11-20", "2026-11-20", events, true).remove(0);
+        let day =
+            |events: &[ReportEvent]| rows_in(&calendar, "UTC", "2026-11-20", "2026-11-20", events, true).remove(0);
         // On time within grace, no lunch check-out: the hour of break is deducted.
-        let r = day(&[ev(In, "2026-11-20T09:10:00Z", Ok_), ev(Out, "2026-11-20T18:00:00Z", Ok_)]);
-        assert_eq!((r.status, r.late_minutes, r.early_leave_minutes), (DayStatus::Present, 0, 0));
+        let r = day(&[
+            ev(In, "2026-11-20T09:10:00Z", Ok_),
+            ev(Out, "2026-11-20T18:00:00Z", Ok_),
+        ]);
+        assert_eq!(
+            (r.status, r.late_minutes, r.early_leave_minutes),
+            (DayStatus::Present, 0, 0)
+        );
         assert_eq!(r.worked_minutes, 9 * 60 - 10 - 60);
         assert_eq!(r.shift_id, Some(shift));
         assert_eq!(r.shift_version, Some(1));
         assert_eq!(r.scheduled_start.unwrap().to_rfc3339(), "2026-11-20T09:00:00+00:00");
         assert_eq!(r.scheduled_end.unwrap().to_rfc3339(), "2026-11-20T18:00:00+00:00");
         // Past the grace: late by the whole time since the start.
-        let r = day(&[ev(In, "2026-11-20T09:11:00Z", Ok_), ev(Out, "2026-11-20T18:00:00Z", Ok_)]);
+        let r = day(&[
+            ev(In, "2026-11-20T09:11:00Z", Ok_),
+            ev(Out, "2026-11-20T18:00:00Z", Ok_),
+        ]);
         assert_eq!((r.status, r.late_minutes), (DayStatus::Late, 11));
         // A lunch taken as a check-out is not deducted again; leaving 16 minutes early.
         let r = day(&[
@@ -798,14 +816,29 @@ mod tests {
         assert_eq!((r.status, r.early_leave_minutes), (DayStatus::EarlyLeave, 16));
         assert_eq!(r.worked_minutes, 240 + 224);
         // Late and leaving early: late comes first, both are counted.
-        let r = day(&[ev(In, "2026-11-20T09:30:00Z", Ok_), ev(Out, "2026-11-20T17:00:00Z", Ok_)]);
-        assert_eq!((r.status, r.late_minutes, r.early_leave_minutes), (DayStatus::Late, 30, 60));
+        let r = day(&[
+            ev(In, "2026-11-20T09:30:00Z", Ok_),
+            ev(Out, "2026-11-20T17:00:00Z", Ok_),
+        ]);
+        assert_eq!(
+            (r.status, r.late_minutes, r.early_leave_minutes),
+            (DayStatus::Late, 30, 60)
+        );
         // Under the half-day threshold (four hours less the hour of break).
-        let r = day(&[ev(In, "2026-11-20T09:00:00Z", Ok_), ev(Out, "2026-11-20T13:00:00Z", Ok_)]);
+        let r = day(&[
+            ev(In, "2026-11-20T09:00:00Z", Ok_),
+            ev(Out, "2026-11-20T13:00:00Z", Ok_),
+        ]);
         assert_eq!((r.status, r.worked_minutes), (DayStatus::HalfDay, 180));
         // Overtime beyond 480 worked minutes.
-        let r = day(&[ev(In, "2026-11-20T08:55:00Z", Ok_), ev(Out, "2026-11-20T20:00:00Z", Ok_)]);
-        assert_eq!((r.status, r.worked_minutes, r.overtime_minutes), (DayStatus::Present, 605, 125));
+        let r = day(&[
+            ev(In, "2026-11-20T08:55:00Z", Ok_),
+            ev(Out, "2026-11-20T20:00:00Z", Ok_),
+        ]);
+        assert_eq!(
+            (r.status, r.worked_minutes, r.overtime_minutes),
+            (DayStatus::Present, 605, 125)
+        );
         // Still open: incomplete, kept open for auto check-out, no early leave.
         let r = day(&[ev(In, "2026-11-20T09:00:00Z", Ok_)]);
         assert_eq!((r.status, r.early_leave_minutes), (DayStatus::Incomplete, 0));
@@ -851,7 +884,11 @@ mod tests {
         assert_eq!(out[0].status, DayStatus::Present);
         assert_eq!(out[0].worked_minutes, 8 * 60 + 25 - 60);
         assert_eq!(out[0].scheduled_end.unwrap().to_rfc3339(), "2026-10-23T06:00:00+02:00");
-        assert_eq!(out[1].status, DayStatus::Absent, "the morning belongs to the night before");
+        assert_eq!(
+            out[1].status,
+            DayStatus::Absent,
+            "the morning belongs to the night before"
+        );
         // A Saturday-night shift is a weekly off; the Sunday 25th has 25 hours: a night shift
         // from Monday 26th 22:00 CET.
         let monday = [
@@ -860,7 +897,10 @@ mod tests {
         ];
         let out = rows_in(&calendar, "Europe/Berlin", "2026-10-26", "2026-10-26", &monday, true);
         assert_eq!((out[0].status, out[0].late_minutes), (DayStatus::Present, 0));
-        assert_eq!(out[0].scheduled_start.unwrap().to_rfc3339(), "2026-10-26T22:00:00+01:00");
+        assert_eq!(
+            out[0].scheduled_start.unwrap().to_rfc3339(),
+            "2026-10-26T22:00:00+01:00"
+        );
         // Spring forward, Berlin 2026-03-29 02:00 -> 03:00: a Friday-to-Saturday night is
         // unaffected, but a shift from 02:30 starts at the change, 03:00 CEST.
         let (calendar, _) = shift_calendar("02:30", "10:00", None);
@@ -871,7 +911,10 @@ mod tests {
     #[test]
     fn a_leap_day_is_a_day_like_any_other() {
         let (calendar, _) = shift_calendar("09:00", "18:00", None);
-        let events = [ev(In, "2028-02-29T09:20:00Z", Ok_), ev(Out, "2028-02-29T18:00:00Z", Ok_)];
+        let events = [
+            ev(In, "2028-02-29T09:20:00Z", Ok_),
+            ev(Out, "2028-02-29T18:00:00Z", Ok_),
+        ];
         let out = rows_in(&calendar, "UTC", "2028-02-28", "2028-03-01", &events, true);
         let got: Vec<_> = out.iter().map(|r| (r.date.to_string(), r.status)).collect();
         assert_eq!(

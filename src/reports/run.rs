@@ -1,7 +1,7 @@
 //! Drives a report through storage in pages, in constant memory: a page of users (sized so
-//! that a page yields at most [`ROW_BUDGET`] rows), their events in keyset pages of
-//! [`EVENT_PAGE`], one batch query for whose locations the caller may see, the disclosure
-//! audit, then the encoded rows. Each call to [`ReportRun::next_chunk`] does one page, so
+//! that a page yields at most [`ROW_BUDGET`] rows), one batch query for whose locations the
+//! caller may see, their days judged by [`judge_page`] (calendar and events in keyset pages),
+//! the disclosure audit, then the encoded rows. Each call to [`ReportRun::next_chunk`] does one page, so
 //! the answer streams as fast as the client reads it and holds no database connection in
 //! between.
 
@@ -9,15 +9,15 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use futures_util::Stream;
-use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
-use super::days::{DateRange, ReportRow, UserDays, discloses_location};
+use super::days::{DateRange, ReportRow, discloses_location};
 use super::encode::{EncodeError, Encoder, Format};
+use super::judge::judge_page;
 use crate::access::{Caller, Family};
 use crate::audit::{Action, Disclosures};
-use crate::storage::reports::{EventKey, ReportSubject};
+use crate::storage::reports::ReportSubject;
 use crate::storage::{Repo, StorageError};
 
 /// Why a report stopped.
@@ -37,9 +37,6 @@ type Result<T, E = ReportError> = std::result::Result<T, E>;
 pub const ROW_BUDGET: u64 = 16_384;
 /// Users per page at most (a short report), within one relation batch.
 pub const MAX_PAGE_USERS: u64 = 1000;
-/// Events per storage round trip: about what a full page of users has (two to four events
-/// a day), so that a page is usually one or two queries; at most a few MB.
-pub const EVENT_PAGE: u32 = 40_000;
 
 /// What to report on.
 #[derive(Clone, Debug)]
@@ -154,51 +151,16 @@ impl ReportRun {
     /// The rows of one page of users, grouped by user in page order.
     async fn page_rows(&self, subjects: &[ReportSubject]) -> Result<Vec<ReportRow>> {
         let ids: Vec<Uuid> = subjects.iter().map(|s| s.id).collect();
-        let (from, to) = self.window;
-        let org = self.caller.org_id;
-        // Whose locations the caller may see and the first page of events do not depend on
-        // each other: ask for both at once (two pooled connections).
-        let (sight, mut events) = futures_util::future::try_join(
-            crate::visibility::sight(&*self.repo, &self.caller, &[Family::Location], &ids),
-            self.repo.report_events(org, &ids, from, to, None, EVENT_PAGE),
+        let sight = crate::visibility::sight(&*self.repo, &self.caller, &[Family::Location], &ids).await?;
+        Ok(judge_page(
+            &*self.repo,
+            self.caller.org_id,
+            self.spec.org_timezone,
+            subjects,
+            self.spec.range,
+            |id| sight.sees(Family::Location, id),
         )
-        .await?;
-        let calendar = crate::shifts::schedule::Calendar::default(); // MERGE: load
-        let mut users: Vec<(UserDays<'_>, Vec<ReportRow>)> = subjects
-            .iter()
-            .map(|s| {
-                let tz = s.timezone(self.spec.org_timezone);
-                let windows = calendar.days(s.id, s.site_id, tz, self.spec.range.from(), self.spec.range.to());
-                let days = UserDays::new(s, tz, windows, sight.sees(Family::Location, s.id));
-                (days, Vec::new())
-            })
-            .collect();
-        let index: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        loop {
-            for event in &events {
-                if let Some((days, out)) = index.get(&event.user_id).and_then(|i| users.get_mut(*i)) {
-                    days.push(event, out);
-                }
-            }
-            let after = match events.last() {
-                Some(last) if events.len() == EVENT_PAGE as usize => EventKey {
-                    user_id: last.user_id,
-                    captured_at: last.captured_at,
-                    id: last.id,
-                },
-                _ => break,
-            };
-            events = self
-                .repo
-                .report_events(org, &ids, from, to, Some(after), EVENT_PAGE)
-                .await?;
-        }
-        let mut rows = Vec::new();
-        for (days, mut out) in users {
-            days.finish(&mut out);
-            rows.append(&mut out);
-        }
-        Ok(rows)
+        .await?)
     }
 
     /// One `location.disclosed` entry per other user whose location these rows show,

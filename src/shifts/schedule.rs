@@ -60,7 +60,10 @@ impl ScheduledDay {
     fn anchors(&self, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
         self.span.unwrap_or_else(|| {
             let next = self.date.checked_add_days(Days::new(1)).unwrap_or(self.date);
-            (local_instant(tz, self.date, NaiveTime::MIN), local_instant(tz, next, NaiveTime::MIN))
+            (
+                local_instant(tz, self.date, NaiveTime::MIN),
+                local_instant(tz, next, NaiveTime::MIN),
+            )
         })
     }
 }
@@ -77,7 +80,10 @@ pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> 
             // change (gaps begin and end on whole minutes in every zone of the tz database).
             let mut probe = wall.with_second(0).and_then(|w| w.with_nanosecond(0)).unwrap_or(wall);
             for _ in 0..=24 * 60 {
-                probe += TimeDelta::minutes(1);
+                let Some(next) = probe.checked_add_signed(TimeDelta::minutes(1)) else {
+                    break;
+                };
+                probe = next;
                 if let Some(t) = tz.from_local_datetime(&probe).earliest() {
                     return t.with_timezone(&Utc);
                 }
@@ -150,7 +156,8 @@ impl Calendar {
                     .or(versions.first())
             })
             .cloned();
-        let holiday = self.org_holidays.contains(&date) || site.is_some_and(|s| self.site_holidays.contains(&(s, date)));
+        let holiday =
+            self.org_holidays.contains(&date) || site.is_some_and(|s| self.site_holidays.contains(&(s, date)));
         let kind = match &shift {
             _ if holiday => DayKind::Holiday,
             Some(v) if !v.rules.weekdays.contains(date.weekday()) => DayKind::WeeklyOff,
@@ -162,7 +169,10 @@ impl Calendar {
             } else {
                 date
             };
-            (local_instant(tz, date, v.rules.start), local_instant(tz, end_date, v.rules.end))
+            (
+                local_instant(tz, date, v.rules.start),
+                local_instant(tz, end_date, v.rules.end),
+            )
         });
         ScheduledDay {
             date,
@@ -284,7 +294,10 @@ mod tests {
         assert_eq!(calendar.day(Uuid::now_v7(), None, tz, date("2026-11-10")).shift, None);
         // The night shift ends the next morning.
         let night = calendar.day(user, Some(site), tz, date("2026-11-10"));
-        assert_eq!(night.span, Some((at("2026-11-10T22:00:00Z"), at("2026-11-11T06:00:00Z"))));
+        assert_eq!(
+            night.span,
+            Some((at("2026-11-10T22:00:00Z"), at("2026-11-11T06:00:00Z")))
+        );
     }
 
     #[test]
@@ -313,9 +326,16 @@ mod tests {
         assert_eq!(kind(user, "2026-11-03"), DayKind::Holiday, "the home site's");
         assert_eq!(kind(user, "2026-11-04"), DayKind::Working, "another site's holiday");
         let nobody = Uuid::now_v7();
-        assert_eq!(kind(nobody, "2026-11-01"), DayKind::Working, "no shift: every day works");
+        assert_eq!(
+            kind(nobody, "2026-11-01"),
+            DayKind::Working,
+            "no shift: every day works"
+        );
         assert_eq!(kind(nobody, "2026-11-02"), DayKind::Holiday);
-        assert_eq!(calendar.day(user, Some(site), Tz::UTC, date("2026-11-02")).scheduled(), None);
+        assert_eq!(
+            calendar.day(user, Some(site), Tz::UTC, date("2026-11-02")).scheduled(),
+            None
+        );
     }
 
     #[test]
@@ -330,7 +350,13 @@ mod tests {
             ],
             holidays: vec![],
         });
-        let v = |d: &str| calendar.day(user, None, Tz::Asia__Kolkata, date(d)).shift.unwrap().version;
+        let v = |d: &str| {
+            calendar
+                .day(user, None, Tz::Asia__Kolkata, date(d))
+                .shift
+                .unwrap()
+                .version
+        };
         assert_eq!(v("2026-11-01"), 1, "before the first version: the first");
         assert_eq!(v("2026-11-10"), 1, "changed during the day: the day keeps v1");
         assert_eq!(v("2026-11-11"), 2);
@@ -383,6 +409,9 @@ mod tests {
         assert_eq!(w.bounds[3], at("2026-11-05T00:00:00Z"));
         // Without shifts every boundary is local midnight.
         let plain = Calendar::default().days(user, None, Tz::Asia__Kolkata, date("2026-11-02"), date("2026-11-02"));
-        assert_eq!(plain.bounds, [at("2026-11-02T00:00:00+05:30"), at("2026-11-03T00:00:00+05:30")]);
+        assert_eq!(
+            plain.bounds,
+            [at("2026-11-02T00:00:00+05:30"), at("2026-11-03T00:00:00+05:30")]
+        );
     }
 }

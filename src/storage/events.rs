@@ -9,105 +9,46 @@ use uuid::Uuid;
 use async_trait::async_trait;
 
 use super::error::Result;
+use super::names::stored_enum;
 use super::orgs::Policy;
 use super::page::{Page, PageRequest};
 use crate::geofence::{FenceDecision, LatLon, Verdict};
 
-/// Check-in or check-out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    CheckIn,
-    CheckOut,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::CheckIn => "check_in",
-            Kind::CheckOut => "check_out",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        [Kind::CheckIn, Kind::CheckOut].into_iter().find(|k| k.as_str() == s)
+stored_enum! {
+    /// Check-in or check-out.
+    pub enum Kind {
+        CheckIn => "check_in",
+        CheckOut => "check_out",
     }
 }
 
-/// What the policy made of an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Accepted,
-    Flagged,
-    Rejected,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Accepted => "accepted",
-            Status::Flagged => "flagged",
-            Status::Rejected => "rejected",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        [Status::Accepted, Status::Flagged, Status::Rejected]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+stored_enum! {
+    /// What the policy made of an event.
+    pub enum Status {
+        Accepted => "accepted",
+        Flagged => "flagged",
+        Rejected => "rejected",
     }
 }
 
-/// Who wrote an event: the phone, the server closing a day left open (auto check-out), or
-/// the approval of an attendance request.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    #[default]
-    Device,
-    Auto,
-    Request,
-}
-
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Device => "device",
-            Source::Auto => "auto",
-            Source::Request => "request",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Source> {
-        [Source::Device, Source::Auto, Source::Request]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+stored_enum! {
+    /// Who wrote an event: the phone, the server closing a day left open (auto check-out), or
+    /// the approval of an attendance request.
+    #[derive(Default)]
+    pub enum Source {
+        #[default]
+        Device => "device",
+        Auto => "auto",
+        Request => "request",
     }
 }
 
-/// Where a location fix came from, as the phone reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Provider {
-    Gps,
-    Network,
-    Fused,
-}
-
-impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Gps => "gps",
-            Provider::Network => "network",
-            Provider::Fused => "fused",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Provider> {
-        [Provider::Gps, Provider::Network, Provider::Fused]
-            .into_iter()
-            .find(|p| p.as_str() == s)
+stored_enum! {
+    /// Where a location fix came from, as the phone reports it.
+    pub enum Provider {
+        Gps => "gps",
+        Network => "network",
+        Fused => "fused",
     }
 }
 
@@ -352,17 +293,22 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for k in [Kind::CheckIn, Kind::CheckOut] {
-            assert_eq!(Kind::parse(k.as_str()), Some(k));
-            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        // serde's names and the stored ones must agree (`stored_enum!` declares the latter).
+        fn agree<T: Copy + PartialEq + std::fmt::Debug + Serialize>(
+            all: &[T],
+            name: fn(T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) {
+            for v in all {
+                assert_eq!(parse(name(*v)), Some(*v));
+                assert_eq!(serde_json::to_value(v).unwrap(), name(*v));
+            }
         }
-        for s in [Status::Accepted, Status::Flagged, Status::Rejected] {
-            assert_eq!(Status::parse(s.as_str()), Some(s));
-            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
-        }
-        for p in [Provider::Gps, Provider::Network, Provider::Fused] {
-            assert_eq!(Provider::parse(p.as_str()), Some(p));
-        }
+        agree(Kind::ALL, Kind::as_str, Kind::parse);
+        agree(Status::ALL, Status::as_str, Status::parse);
+        agree(Source::ALL, Source::as_str, Source::parse);
+        agree(Provider::ALL, Provider::as_str, Provider::parse);
+        assert_eq!(Source::default(), Source::Device);
         for v in [
             Verdict::Inside,
             Verdict::Outside,

@@ -13,9 +13,11 @@
 
 pub mod applogs;
 pub mod audit;
+pub mod auto_check_out;
 mod batcher;
 mod error;
 pub mod events;
+mod names;
 pub mod orgs;
 mod page;
 pub mod photos;

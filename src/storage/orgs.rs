@@ -73,11 +73,20 @@ pub struct Policy {
     /// against them still applies.
     #[serde(default = "Policy::default_request_max_age_days")]
     pub request_max_age_days: u32,
+    /// Hours after a working day's scheduled end (its shift's) at which a day still open gets
+    /// a `check_out` with `source: "auto"` at that end; null: never. Defaulted to null when
+    /// absent, like `request_max_age_days`.
+    #[serde(default)]
+    pub auto_check_out_after_h: Option<u32>,
 }
 
 impl Policy {
     /// The most `request_max_age_days` may be: a year, as reports span at most that.
     pub const MAX_REQUEST_AGE_DAYS: u32 = 366;
+    /// The most `auto_check_out_after_h` may be: a day, so that a day is closed before the
+    /// next one's check-out would hide it (auto check-out looks at users whose last counted
+    /// check-in is still open).
+    pub const MAX_AUTO_CHECK_OUT_AFTER_H: u32 = 24;
 
     fn default_request_max_age_days() -> u32 {
         30
@@ -101,6 +110,7 @@ impl Default for Policy {
                 applog_days: 30,
             },
             request_max_age_days: Policy::default_request_max_age_days(),
+            auto_check_out_after_h: None,
         }
     }
 }

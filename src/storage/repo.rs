@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::applogs::AppLogStore;
 use super::audit::AuditStore;
+use super::auto_check_out::AutoCheckOutStore;
 use super::error::Result;
 use super::events::EventStore;
 use super::orgs::OrgStore;
@@ -31,6 +32,7 @@ pub trait Repo:
     + ReportStore
     + AppLogStore
     + RequestStore
+    + AutoCheckOutStore
     + Send
     + Sync
     + 'static

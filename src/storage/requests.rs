@@ -8,77 +8,34 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::audit::AuditEntry;
 use super::error::Result;
 use super::events::NewEvent;
+use super::names::stored_enum;
 use super::orgs::Policy;
 use super::page::{Page, PageRequest};
 
-/// What a request asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestKind {
-    /// A check-in that was never recorded.
-    MissedCheckIn,
-    /// A check-out that was never recorded.
-    MissedCheckOut,
-    /// A flagged or rejected event (`event_id`) that should count at the proposed time.
-    Correction,
-}
-
-impl RequestKind {
-    pub const ALL: [RequestKind; 3] = [
-        RequestKind::MissedCheckIn,
-        RequestKind::MissedCheckOut,
-        RequestKind::Correction,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestKind::MissedCheckIn => "missed_check_in",
-            RequestKind::MissedCheckOut => "missed_check_out",
-            RequestKind::Correction => "correction",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RequestKind> {
-        RequestKind::ALL.into_iter().find(|k| k.as_str() == s)
+stored_enum! {
+    /// What a request asks for.
+    pub enum RequestKind {
+        /// A check-in that was never recorded.
+        MissedCheckIn => "missed_check_in",
+        /// A check-out that was never recorded.
+        MissedCheckOut => "missed_check_out",
+        /// A flagged or rejected event (`event_id`) that should count at the proposed time.
+        Correction => "correction",
     }
 }
 
-/// Where a request stands. Every status but `pending` is final.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestStatus {
-    Pending,
-    Approved,
-    Rejected,
-    Cancelled,
-}
-
-impl RequestStatus {
-    pub const ALL: [RequestStatus; 4] = [
-        RequestStatus::Pending,
-        RequestStatus::Approved,
-        RequestStatus::Rejected,
-        RequestStatus::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestStatus::Pending => "pending",
-            RequestStatus::Approved => "approved",
-            RequestStatus::Rejected => "rejected",
-            RequestStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RequestStatus> {
-        RequestStatus::ALL.into_iter().find(|k| k.as_str() == s)
+stored_enum! {
+    /// Where a request stands. Every status but `pending` is final.
+    pub enum RequestStatus {
+        Pending => "pending",
+        Approved => "approved",
+        Rejected => "rejected",
+        Cancelled => "cancelled",
     }
 }
 
@@ -211,11 +168,11 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for k in RequestKind::ALL {
-            assert_eq!(RequestKind::parse(k.as_str()), Some(k));
+            assert_eq!(RequestKind::parse(k.as_str()), Some(*k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
         for s in RequestStatus::ALL {
-            assert_eq!(RequestStatus::parse(s.as_str()), Some(s));
+            assert_eq!(RequestStatus::parse(s.as_str()), Some(*s));
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
         assert_eq!(RequestKind::parse("lunch"), None);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::common::TestApp;
 use crate::visibility::{INSIDE, OUTSIDE, Tree, fenced_site, record, set};
 
-const COLUMNS: &str = "user_id,employee_code,name,date,first_in,last_out,worked_minutes,status,events,flagged,rejected,first_in_lat,first_in_lon,first_in_accuracy_m,first_in_geofence,corrected";
+const COLUMNS: &str = "user_id,employee_code,name,date,first_in,last_out,worked_minutes,status,events,flagged,rejected,first_in_lat,first_in_lon,first_in_accuracy_m,first_in_geofence,corrected,shift_id,shift_version,scheduled_start,scheduled_end,late_minutes,early_leave_minutes,overtime_minutes";
 
 /// A report as JSON rows.
 pub async fn report(app: &TestApp, token: &str, query: &str) -> Vec<Value> {

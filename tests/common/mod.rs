@@ -194,6 +194,8 @@ pub fn test_settings(dir: &std::path::Path, database_url: String) -> Settings {
         // rate-limit tests switch on the limits they test.
         rate_limit_per_ip_per_s: 0,
         rate_limit_per_user_per_s: 0,
+        // Tests run auto check-out themselves, at the instants they choose.
+        auto_check_out_interval_s: 0,
         ..Settings::default()
     }
 }

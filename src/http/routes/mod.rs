@@ -47,6 +47,7 @@ pub mod photos;
 pub mod privacy;
 pub mod reports;
 pub mod requests;
+pub mod schedule;
 pub mod sites;
 pub mod users;
 
@@ -72,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(photos::configure)
         .configure(privacy::configure)
         .configure(reports::configure)
+        .configure(schedule::configure)
         .configure(applogs::configure)
         .configure(console::configure);
 }
@@ -96,6 +98,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         reports::attendance,
         requests::create, requests::list, requests::get_one, requests::photo, requests::approve, requests::reject,
         requests::cancel_one,
+        schedule::user,
     ),
     components(schemas(crate::http::error::Problem, crate::http::error::Code, crate::field::FieldError)),
     components(schemas(crate::applogs::Upload, crate::applogs::UploadEntry, crate::storage::applogs::Device, crate::storage::applogs::Level,

@@ -123,6 +123,17 @@ fn check_policy(p: &Policy) -> Vec<FieldError> {
             format!("must be at most {} days", Policy::MAX_REQUEST_AGE_DAYS),
         ));
     }
+    if let Some(h) = p.auto_check_out_after_h
+        && !(1..=Policy::MAX_AUTO_CHECK_OUT_AFTER_H).contains(&h)
+    {
+        errors.push(FieldError::new(
+            "auto_check_out_after_h",
+            format!(
+                "must be 1 to {} hours, or null for never",
+                Policy::MAX_AUTO_CHECK_OUT_AFTER_H
+            ),
+        ));
+    }
     errors
 }
 

@@ -50,21 +50,31 @@ pub struct AttendanceReport {
 /// Attendance report: one row per user per local day, streamed.
 ///
 /// Each user's days are dates in the time zone of their first site (in `site_ids` order),
-/// else the organisation's; a day runs from local midnight (inclusive) to the next, so it
-/// has 23 or 25 hours across a DST change and an event at exactly 00:00 belongs to the day
-/// it starts. Accepted and flagged events count; rejected ones are only tallied.
+/// else the organisation's. Without shifts a day runs from local midnight (inclusive) to the
+/// next, so it has 23 or 25 hours across a DST change and an event at exactly 00:00 belongs
+/// to the day it starts; with shifts the boundary between two days lies halfway between one
+/// day's scheduled end and the next day's start, so a night shift belongs to the day it
+/// starts. Accepted and flagged events count; rejected ones are only tallied.
 /// `first_in` is the earliest counted check-in, `last_out` the latest counted check-out
 /// (local time with offset). `worked_minutes` sums check-in → next check-out pairs within
 /// the day (repeated check-ins while a pair is open and check-outs without one are
-/// ignored; pairs never cross midnight), as real elapsed time in whole minutes. `status`:
-/// `absent` without a counted check-in; else `out_of_fence` if every check-in of the day was
-/// flagged or rejected as `outside_geofence`; else `incomplete` if a check-in has no later
-/// check-out that day; else `present`. The `first_in_*` location fields are filled only
+/// ignored), as real elapsed time in whole minutes, less the part of a working shift's
+/// unpaid break not taken between pairs. `status`, the first that applies: `holiday`,
+/// `weekly_off` (a weekday outside the shift's), `absent` (no counted check-in), `incomplete`
+/// (a pair still open), `out_of_fence` (every check-in flagged or rejected as
+/// `outside_geofence`), `half_day` (under the shift's `half_day_below_min`), `late` (first
+/// check-in past the scheduled start plus `late_grace_min`), `early_leave` (last check-out
+/// before the scheduled end less `early_grace_min`), `present`. A day is judged by the shift
+/// version in force when it began (`shift_id`, `shift_version`); `overtime_minutes` counts
+/// worked minutes beyond the shift's `overtime_after_min` (every worked minute on its
+/// holidays and weekly offs). With no shift nothing is late, early or overtime and every
+/// non-holiday is working. The `first_in_*` location fields are filled only
 /// where the caller may see that user's location (`attendance.location.read:*`), and each
 /// other user whose location is shown is recorded once per request as
 /// `location.disclosed`. `scope=team` covers the caller and everyone below them,
 /// `scope=org` the organisation (`reports.read:org`); active users, and disabled users
-/// with events in the range. Rows are ordered by user id, then date.
+/// with events in the range. Rows are ordered by user id, then date; CSV columns added
+/// after the first release (`corrected`, then the shift columns) come last.
 #[utoipa::path(tag = "reports", operation_id = "attendance_report", params(ReportParams),
     responses(
         (status = 200, description = "The report; JSON `{items: [...]}` or CSV with a header row", content(

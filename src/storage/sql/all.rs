@@ -12,6 +12,7 @@ include!("sites.rs");
 include!("events.rs");
 include!("requests.rs");
 include!("reports.rs");
+include!("auto_check_out.rs");
 include!("photos.rs");
 include!("privacy.rs");
 include!("applogs.rs");

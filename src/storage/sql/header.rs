@@ -11,6 +11,7 @@ use crate::access::{Permission, PermissionSet, Relation, Role};
 use crate::geofence::LatLon;
 use crate::storage::applogs::{AppLog, AppLogFilter, AppLogStore, Device, Level, NewBatch};
 use crate::storage::audit::{AuditEntry, AuditFilter, AuditStore};
+use crate::storage::auto_check_out::AutoCheckOutStore;
 use crate::storage::batcher::Batcher;
 use crate::storage::events::{
     Decision, EventContext, EventFilter, EventLocation, EventScope, EventStore, Fix, InsertOutcome, Kind, Location,
