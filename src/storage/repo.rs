@@ -13,6 +13,7 @@ use super::photos::PhotoRecordStore;
 use super::privacy::PrivacyStore;
 use super::reports::ReportStore;
 use super::requests::RequestStore;
+use super::shifts::ShiftStore;
 use super::sites::SiteStore;
 use super::tokens::TokenStore;
 use super::users::UserStore;
@@ -31,6 +32,7 @@ pub trait Repo:
     + ReportStore
     + AppLogStore
     + RequestStore
+    + ShiftStore
     + Send
     + Sync
     + 'static

@@ -20,6 +20,7 @@ mod photos;
 mod privacy;
 mod reports;
 mod requests;
+mod shifts;
 mod shared_reads;
 mod tenancy;
 mod users;
