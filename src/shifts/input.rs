@@ -183,7 +183,10 @@ impl ShiftBody {
                     format!("unknown weekday {day:?}: use mon, tue, wed, thu, fri, sat or sun"),
                 )),
                 Some(d) if weekdays.contains(d) => {
-                    errors.push(FieldError::new(format!("weekdays[{i}]"), format!("{day} is listed twice")));
+                    errors.push(FieldError::new(
+                        format!("weekdays[{i}]"),
+                        format!("{day} is listed twice"),
+                    ));
                 }
                 Some(d) => weekdays.insert(d),
             }
@@ -382,11 +385,16 @@ mod tests {
 
     #[test]
     fn an_assignment_names_exactly_one_target_and_ordered_dates() {
-        let id = Some(Uuid::now_v7());
+        let user = Uuid::now_v7();
+        let id = Some(user);
         let d = assignment(None, id, "2026-12-01", None).validate().unwrap();
-        assert_eq!(d.target, Target::User(id.unwrap()));
+        assert_eq!(d.target, Target::User(user));
         assert_eq!(d.to, None);
-        assert!(assignment(id, None, "2026-12-01", Some("2026-12-01")).validate().is_ok());
+        assert!(
+            assignment(id, None, "2026-12-01", Some("2026-12-01"))
+                .validate()
+                .is_ok()
+        );
         assert_eq!(
             fields(assignment(None, None, "2026-12-01", None).validate().unwrap_err()),
             ["site_id"]
@@ -396,7 +404,11 @@ mod tests {
             ["site_id", "from", "to"]
         );
         assert_eq!(
-            fields(assignment(id, None, "2026-12-02", Some("2026-12-01")).validate().unwrap_err()),
+            fields(
+                assignment(id, None, "2026-12-02", Some("2026-12-01"))
+                    .validate()
+                    .unwrap_err()
+            ),
             ["to"]
         );
     }

@@ -24,7 +24,12 @@ fn invalid(field: &str, message: impl Into<String>) -> ShiftError {
     InputError::from(FieldError::new(field, message)).into()
 }
 
-pub async fn create_shift(repo: &dyn Repo, caller: &Caller, draft: ShiftDraft, now: DateTime<Utc>) -> Result<StoredShift> {
+pub async fn create_shift(
+    repo: &dyn Repo,
+    caller: &Caller,
+    draft: ShiftDraft,
+    now: DateTime<Utc>,
+) -> Result<StoredShift> {
     caller.require(Permission::ShiftsManage)?;
     let id = Uuid::now_v7();
     let shift = StoredShift {
@@ -162,7 +167,12 @@ pub async fn end_assignment(repo: &dyn Repo, caller: &Caller, assignment_id: Uui
     }
 }
 
-pub async fn create_holiday(repo: &dyn Repo, caller: &Caller, draft: HolidayDraft, now: DateTime<Utc>) -> Result<Holiday> {
+pub async fn create_holiday(
+    repo: &dyn Repo,
+    caller: &Caller,
+    draft: HolidayDraft,
+    now: DateTime<Utc>,
+) -> Result<Holiday> {
     caller.require(Permission::ShiftsManage)?;
     let holiday = Holiday {
         id: Uuid::now_v7(),

@@ -235,13 +235,22 @@ pub trait ShiftStore: Send + Sync {
         at: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> Result<ShiftWrite>;
-    async fn retire_shift(&self, org_id: Uuid, shift_id: Uuid, at: DateTime<Utc>, audit: &AuditEntry)
-    -> Result<ShiftWrite>;
+    async fn retire_shift(
+        &self,
+        org_id: Uuid,
+        shift_id: Uuid,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> Result<ShiftWrite>;
 
     /// Stores an assignment unless its shift is missing or retired, its target is missing,
     /// or it overlaps another assignment of the same target; atomic with its audit entry.
-    async fn insert_assignment(&self, org_id: Uuid, assignment: &Assignment, audit: &AuditEntry)
-    -> Result<AssignOutcome>;
+    async fn insert_assignment(
+        &self,
+        org_id: Uuid,
+        assignment: &Assignment,
+        audit: &AuditEntry,
+    ) -> Result<AssignOutcome>;
     /// Assignments by id, filtered.
     async fn list_assignments(
         &self,
@@ -290,7 +299,10 @@ mod tests {
     fn weekdays_round_trip_monday_first() {
         let set: Weekdays = serde_json::from_value(serde_json::json!(["sun", "mon", "fri"])).unwrap();
         assert!(set.contains(Weekday::Mon) && set.contains(Weekday::Sun) && !set.contains(Weekday::Tue));
-        assert_eq!(serde_json::to_value(set).unwrap(), serde_json::json!(["mon", "fri", "sun"]));
+        assert_eq!(
+            serde_json::to_value(set).unwrap(),
+            serde_json::json!(["mon", "fri", "sun"])
+        );
         assert_eq!(Weekdays::from_bits(set.bits()), Some(set));
         assert_eq!(Weekdays::from_bits(1 << 7), None);
         assert!(serde_json::from_value::<Weekdays>(serde_json::json!(["monday"])).is_err());

@@ -23,7 +23,12 @@ fn day(offset: i64) -> String {
 }
 
 fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect()
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn audit(app: &TestApp, admin: &str, action: &str, object: &str) -> Vec<Value> {
@@ -36,8 +41,26 @@ async fn audit(app: &TestApp, admin: &str, action: &str, object: &str) -> Vec<Va
         .collect()
 }
 
+async fn assign(app: &TestApp, admin: &str, body: Value) -> String {
+    id(&app.post("/v1/shift-assignments", admin, body).await.expect(201))
+}
+
+async fn holiday(app: &TestApp, admin: &str, date: String, site: Option<&str>) -> String {
+    id(&app
+        .post(
+            "/v1/holidays",
+            admin,
+            json!({"date": date, "name": "Off", "site_id": site}),
+        )
+        .await
+        .expect(201))
+}
+
 async fn site(app: &TestApp, admin: &str, name: &str) -> String {
-    id(&app.post("/v1/sites", admin, json!({"name": name, "timezone": "Asia/Kolkata"})).await.expect(201))
+    id(&app
+        .post("/v1/sites", admin, json!({"name": name, "timezone": "Asia/Kolkata"}))
+        .await
+        .expect(201))
 }
 
 backend_tests! {
@@ -301,5 +324,47 @@ backend_tests! {
         assert_eq!(audit(&app, &admin, "holiday.deleted", &id(&christmas)).await.len(), 1);
         // Deleted, the date is free again.
         app.post("/v1/holidays", &admin, json!({"date": "2026-12-25", "name": "Christmas"})).await.expect(201);
+    }
+
+    async fn schedule_inputs_gather_what_the_users_schedules_need(app: TestApp) {
+        use muster::storage::shifts::Target;
+        let admin = app.admin().await;
+        let org_id: uuid::Uuid = app.get("/v1/org", &admin).await.expect(200)["id"].as_str().unwrap().parse().unwrap();
+        let shift = id(&app.post("/v1/shifts", &admin, shift_body("General")).await.expect(201));
+        app.put(&format!("/v1/shifts/{shift}"), &admin, shift_body("General v2")).await.expect(200);
+        let unused = id(&app.post("/v1/shifts", &admin, shift_body("Unused")).await.expect(201));
+        let (hq, other) = (site(&app, &admin, "HQ").await, site(&app, &admin, "Other").await);
+        let (user, _) = app.user(&admin, "u@example.com", &["employee"], None).await;
+        let (bystander, _) = app.user(&admin, "b@example.com", &["employee"], None).await;
+        let (user, bystander) = (id(&user), id(&bystander));
+        let own = assign(&app, &admin, json!({"shift_id": shift, "user_id": user, "from": day(10), "to": day(19)})).await;
+        assign(&app, &admin, json!({"shift_id": unused, "user_id": user, "from": day(50)})).await;
+        let site_wide = assign(&app, &admin, json!({"shift_id": shift, "site_id": hq, "from": day(0)})).await;
+        assign(&app, &admin, json!({"shift_id": unused, "site_id": other, "from": day(0)})).await;
+        assign(&app, &admin, json!({"shift_id": unused, "user_id": bystander, "from": day(0)})).await;
+        let org_wide = holiday(&app, &admin, day(12), None).await;
+        let hq_day = holiday(&app, &admin, day(13), Some(&hq)).await;
+        holiday(&app, &admin, day(14), Some(&other)).await;
+        holiday(&app, &admin, day(60), None).await;
+
+        let repo = muster::startup::open_repo(&app.settings).await.expect("repo");
+        let parse = |s: &str| s.parse::<uuid::Uuid>().unwrap();
+        let (from, to) = (day(5).parse().unwrap(), day(30).parse().unwrap());
+        let inputs = repo.schedule_inputs(org_id, &[(parse(&user), Some(parse(&hq)))], from, to).await.unwrap();
+        let mut assignments: Vec<String> = inputs.assignments.iter().map(|a| a.id.to_string()).collect();
+        assignments.sort();
+        let mut expected = vec![own.clone(), site_wide.clone()];
+        expected.sort();
+        assert_eq!(assignments, expected);
+        assert!(inputs.assignments.iter().any(|a| a.target == Target::Site(parse(&hq))));
+        let versions: Vec<(String, u32)> = inputs.versions.iter().map(|v| (v.shift_id.to_string(), v.version)).collect();
+        assert_eq!(versions, [(shift.clone(), 1), (shift.clone(), 2)], "every version of the named shifts only");
+        let holidays: Vec<String> = inputs.holidays.iter().map(|h| h.id.to_string()).collect();
+        assert_eq!(holidays, [org_wide.clone(), hq_day]);
+        // Without a home site only the user's own assignments and org-wide holidays count.
+        let inputs = repo.schedule_inputs(org_id, &[(parse(&user), None)], from, to).await.unwrap();
+        assert_eq!(inputs.assignments.iter().map(|a| a.id.to_string()).collect::<Vec<_>>(), [own]);
+        assert_eq!(inputs.holidays.iter().map(|h| h.id.to_string()).collect::<Vec<_>>(), [org_wide]);
+        assert!(repo.schedule_inputs(org_id, &[], from, to).await.unwrap().assignments.is_empty());
     }
 }

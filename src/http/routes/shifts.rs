@@ -81,7 +81,11 @@ pub struct HolidayParams {
         problems::Secured, problems::Body, problems::Forbidden),
     security(("bearer" = [])))]
 #[post("/v1/shifts")]
-pub async fn create_shift(state: web::Data<AppState>, caller: Caller, body: Json<ShiftBody>) -> ApiResult<HttpResponse> {
+pub async fn create_shift(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<ShiftBody>,
+) -> ApiResult<HttpResponse> {
     caller.require(Permission::ShiftsManage)?;
     let draft = body.parse().await?.validate()?;
     let shift = manage::create_shift(&*state.repo, &caller, draft, received_now()).await?;
@@ -99,7 +103,11 @@ pub async fn create_shift(state: web::Data<AppState>, caller: Caller, body: Json
         problems::Secured, problems::Invalid, problems::Forbidden),
     security(("bearer" = [])))]
 #[get("/v1/shifts")]
-pub async fn list_shifts(state: web::Data<AppState>, caller: Caller, Query(p): Query<PageParams>) -> ApiResult<HttpResponse> {
+pub async fn list_shifts(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Query(p): Query<PageParams>,
+) -> ApiResult<HttpResponse> {
     caller.require(Permission::ShiftsRead)?;
     let page = page_request(p.limit, p.cursor.as_deref())?;
     let shifts = manage::list_shifts(&*state.repo, &caller, page).await?;
@@ -232,7 +240,11 @@ pub async fn list_assignments(
         problems::Secured, problems::Forbidden, problems::NotFound),
     security(("bearer" = [])))]
 #[delete("/v1/shift-assignments/{id}")]
-pub async fn end_assignment(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn end_assignment(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     manage::end_assignment(&*state.repo, &caller, *id, received_now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -253,7 +265,11 @@ pub async fn end_assignment(state: web::Data<AppState>, caller: Caller, id: web:
         problems::Secured, problems::Body, problems::Forbidden, problems::Conflict),
     security(("bearer" = [])))]
 #[post("/v1/holidays")]
-pub async fn create_holiday(state: web::Data<AppState>, caller: Caller, body: Json<HolidayBody>) -> ApiResult<HttpResponse> {
+pub async fn create_holiday(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<HolidayBody>,
+) -> ApiResult<HttpResponse> {
     caller.require(Permission::ShiftsManage)?;
     let draft = body.parse().await?.validate()?;
     let holiday = manage::create_holiday(&*state.repo, &caller, draft, received_now()).await?;
@@ -312,7 +328,11 @@ pub async fn list_holidays(
         problems::Secured, problems::Forbidden, problems::NotFound),
     security(("bearer" = [])))]
 #[delete("/v1/holidays/{id}")]
-pub async fn delete_holiday(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn delete_holiday(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     manage::delete_holiday(&*state.repo, &caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

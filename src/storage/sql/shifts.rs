@@ -366,11 +366,16 @@ impl ShiftStore for SqlRepo {
             return Ok(EndOutcome::Missing);
         };
         if current.from >= today {
-            sqlx::query("DELETE FROM shift_assignments WHERE org_id = $1 AND id = $2")
+            let deleted = sqlx::query("DELETE FROM shift_assignments WHERE org_id = $1 AND id = $2")
                 .bind(org_id)
                 .bind(assignment_id)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+            if deleted == 0 {
+                // A concurrent end deleted it first (and audited that).
+                return Ok(EndOutcome::Missing);
+            }
             insert_audit(&mut tx, std::slice::from_ref(audit)).await?;
             tx.commit().await?;
             return Ok(EndOutcome::Deleted);
@@ -380,12 +385,23 @@ impl ShiftStore for SqlRepo {
             // It ended before today already: nothing changes, so nothing is audited.
             return Ok(EndOutcome::Ended(current));
         }
-        sqlx::query("UPDATE shift_assignments SET to_date = $3 WHERE org_id = $1 AND id = $2")
-            .bind(org_id)
-            .bind(assignment_id)
-            .bind(shift_date(yesterday))
-            .execute(&mut *tx)
-            .await?;
+        // The condition keeps a concurrent end from being applied (and audited) twice.
+        let ended = sqlx::query(
+            "UPDATE shift_assignments SET to_date = $3
+             WHERE org_id = $1 AND id = $2 AND (to_date IS NULL OR to_date > $3)",
+        )
+        .bind(org_id)
+        .bind(assignment_id)
+        .bind(shift_date(yesterday))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if ended == 0 {
+            return Ok(match fetch_assignment(&mut tx, org_id, assignment_id).await? {
+                Some(now_ended) => EndOutcome::Ended(now_ended),
+                None => EndOutcome::Missing,
+            });
+        }
         insert_audit(&mut tx, std::slice::from_ref(audit)).await?;
         tx.commit().await?;
         Ok(EndOutcome::Ended(Assignment {
