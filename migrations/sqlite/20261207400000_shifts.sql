@@ -20,12 +20,12 @@ CREATE TABLE shift_versions (
     start_time          TEXT NOT NULL,
     end_time            TEXT NOT NULL,
     -- Bit set, 1 << days from Monday; never empty.
-    weekdays            INTEGER NOT NULL CHECK (weekdays BETWEEN 1 AND 127),
-    late_grace_min      INTEGER NOT NULL CHECK (late_grace_min BETWEEN 0 AND 1440),
-    early_grace_min     INTEGER NOT NULL CHECK (early_grace_min BETWEEN 0 AND 1440),
-    break_min           INTEGER NOT NULL CHECK (break_min BETWEEN 0 AND 1440),
-    half_day_below_min  INTEGER NOT NULL CHECK (half_day_below_min BETWEEN 0 AND 1440),
-    overtime_after_min  INTEGER CHECK (overtime_after_min BETWEEN 0 AND 1440),
+    weekdays            INTEGER NOT NULL CHECK ((weekdays >= 1) AND (weekdays <= 127)),
+    late_grace_min      INTEGER NOT NULL CHECK ((late_grace_min >= 0) AND (late_grace_min <= 1440)),
+    early_grace_min     INTEGER NOT NULL CHECK ((early_grace_min >= 0) AND (early_grace_min <= 1440)),
+    break_min           INTEGER NOT NULL CHECK ((break_min >= 0) AND (break_min <= 1440)),
+    half_day_below_min  INTEGER NOT NULL CHECK ((half_day_below_min >= 0) AND (half_day_below_min <= 1440)),
+    overtime_after_min  INTEGER CHECK ((overtime_after_min >= 0) AND (overtime_after_min <= 1440)),
     effective_at        TEXT NOT NULL,
     PRIMARY KEY (shift_id, version),
     FOREIGN KEY (org_id, shift_id) REFERENCES shifts (org_id, id)
@@ -43,7 +43,7 @@ CREATE TABLE shift_assignments (
     created_at  TEXT NOT NULL,
     UNIQUE (org_id, id),
     CHECK ((site_id IS NULL) <> (user_id IS NULL)),
-    CHECK (to_date IS NULL OR to_date >= from_date),
+    CHECK ((to_date IS NULL) OR (to_date >= from_date)),
     FOREIGN KEY (org_id, shift_id) REFERENCES shifts (org_id, id),
     FOREIGN KEY (org_id, site_id) REFERENCES sites (org_id, id),
     FOREIGN KEY (org_id, user_id) REFERENCES users (org_id, id)
