@@ -60,6 +60,8 @@ permissions! {
     RequestsApproveDirect => "attendance.requests.approve:direct",
     RequestsApproveTeam => "attendance.requests.approve:team",
     RequestsApproveOrg => "attendance.requests.approve:org",
+    ShiftsRead => "shifts.read",
+    ShiftsManage => "shifts.manage",
 }
 
 impl fmt::Display for Permission {
@@ -164,6 +166,7 @@ impl Role {
                 ApplogsReadSelf,
                 GeofencesRead,
                 RequestsCreate,
+                ShiftsRead,
             ],
             Role::Manager => &[
                 AttendanceReadTeam,
@@ -172,6 +175,7 @@ impl Role {
                 ReportsReadTeam,
                 UsersReadTeam,
                 RequestsApproveDirect,
+                ShiftsRead,
             ],
             Role::Hr => &[
                 AttendanceReadOrg,
@@ -180,6 +184,8 @@ impl Role {
                 UsersManage,
                 PrivacyManage,
                 RequestsApproveOrg,
+                ShiftsRead,
+                ShiftsManage,
             ],
             Role::OrgAdmin => &[
                 UsersReadOrg,
@@ -192,6 +198,8 @@ impl Role {
                 ApplogsPiiRead,
                 AuditRead,
                 PrivacyManage,
+                ShiftsRead,
+                ShiftsManage,
             ],
             Role::Auditor => &[AuditRead],
         };

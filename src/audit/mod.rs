@@ -34,6 +34,13 @@ pub enum Action {
     RequestApproved,
     RequestRejected,
     RequestCancelled,
+    ShiftCreated,
+    ShiftUpdated,
+    ShiftRetired,
+    AssignmentCreated,
+    AssignmentEnded,
+    HolidayCreated,
+    HolidayDeleted,
 }
 
 impl Action {
@@ -61,6 +68,13 @@ impl Action {
         Action::RequestApproved,
         Action::RequestRejected,
         Action::RequestCancelled,
+        Action::ShiftCreated,
+        Action::ShiftUpdated,
+        Action::ShiftRetired,
+        Action::AssignmentCreated,
+        Action::AssignmentEnded,
+        Action::HolidayCreated,
+        Action::HolidayDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +102,13 @@ impl Action {
             Action::RequestApproved => "attendance_request.approved",
             Action::RequestRejected => "attendance_request.rejected",
             Action::RequestCancelled => "attendance_request.cancelled",
+            Action::ShiftCreated => "shift.created",
+            Action::ShiftUpdated => "shift.updated",
+            Action::ShiftRetired => "shift.retired",
+            Action::AssignmentCreated => "shift_assignment.created",
+            Action::AssignmentEnded => "shift_assignment.ended",
+            Action::HolidayCreated => "holiday.created",
+            Action::HolidayDeleted => "holiday.deleted",
         }
     }
 

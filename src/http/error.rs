@@ -19,6 +19,7 @@ use crate::field::{FieldError, InputError};
 use crate::photos::{IngestError, StoreError};
 use crate::reports::ReportError;
 use crate::requests::error::RequestError;
+use crate::shifts::error::ShiftError;
 use crate::storage::StorageError;
 use crate::storage::users::UserWriteError;
 use crate::uploads::UploadError;
@@ -419,6 +420,23 @@ impl From<RequestError> for ApiError {
             RequestError::Photo(e) => e.into(),
             RequestError::PhotoTaken => ApiError::field("photo_id", "is attached to another request"),
             RequestError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<ShiftError> for ApiError {
+    fn from(e: ShiftError) -> Self {
+        let message = e.to_string();
+        match e {
+            ShiftError::Input(e) => e.into(),
+            ShiftError::Denied(e) => e.into(),
+            ShiftError::NotFound => ApiError::not_found(),
+            ShiftError::Retired => ApiError::conflict("retired_at", message),
+            ShiftError::DuplicateHoliday => ApiError::conflict(
+                "date",
+                "the organisation (or this site) has a holiday on this date already",
+            ),
+            ShiftError::Storage(e) => e.into(),
         }
     }
 }

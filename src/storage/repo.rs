@@ -14,6 +14,7 @@ use super::photos::PhotoRecordStore;
 use super::privacy::PrivacyStore;
 use super::reports::ReportStore;
 use super::requests::RequestStore;
+use super::shifts::ShiftStore;
 use super::sites::SiteStore;
 use super::tokens::TokenStore;
 use super::users::UserStore;
@@ -33,6 +34,7 @@ pub trait Repo:
     + AppLogStore
     + RequestStore
     + AutoCheckOutStore
+    + ShiftStore
     + Send
     + Sync
     + 'static

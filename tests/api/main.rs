@@ -22,6 +22,7 @@ mod reports;
 mod requests;
 mod schedule;
 mod shared_reads;
+mod shifts;
 mod tenancy;
 mod users;
 mod visibility;

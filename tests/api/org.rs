@@ -45,10 +45,10 @@ backend_tests! {
         let admin = app.admin().await;
         let roles = app.get("/v1/roles", &admin).await.expect(200);
         let grants = |name: &str| roles["items"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["permissions"].clone();
-        assert_eq!(grants("employee"), json!(["attendance.record", "attendance.read:self", "attendance.location.read:self", "attendance.photo.read:self", "geofences.read", "applogs.write", "applogs.read:self", "attendance.requests.create"]));
-        assert_eq!(grants("manager"), json!(["attendance.read:team", "attendance.location.read:direct", "attendance.photo.read:direct", "reports.read:team", "users.read:team", "attendance.requests.approve:direct"]));
-        assert_eq!(grants("hr"), json!(["attendance.read:org", "reports.read:org", "users.read:org", "users.manage", "privacy.manage", "attendance.requests.approve:org"]));
-        assert_eq!(grants("org_admin"), json!(["users.read:org", "users.manage", "geofences.read", "geofences.manage", "policy.manage", "roles.manage", "applogs.read:org", "applogs.pii.read", "audit.read", "privacy.manage"]));
+        assert_eq!(grants("employee"), json!(["attendance.record", "attendance.read:self", "attendance.location.read:self", "attendance.photo.read:self", "geofences.read", "applogs.write", "applogs.read:self", "attendance.requests.create", "shifts.read"]));
+        assert_eq!(grants("manager"), json!(["attendance.read:team", "attendance.location.read:direct", "attendance.photo.read:direct", "reports.read:team", "users.read:team", "attendance.requests.approve:direct", "shifts.read"]));
+        assert_eq!(grants("hr"), json!(["attendance.read:org", "reports.read:org", "users.read:org", "users.manage", "privacy.manage", "attendance.requests.approve:org", "shifts.read", "shifts.manage"]));
+        assert_eq!(grants("org_admin"), json!(["users.read:org", "users.manage", "geofences.read", "geofences.manage", "policy.manage", "roles.manage", "applogs.read:org", "applogs.pii.read", "audit.read", "privacy.manage", "shifts.read", "shifts.manage"]));
         assert_eq!(grants("auditor"), json!(["audit.read"]));
         let problem = app.put("/v1/roles/manager", &admin, json!({"permissions": ["reports.read:team", "reports.read:everything"]})).await.problem(422, "validation_failed");
         assert_eq!(problem["errors"][0]["field"], "permissions[1]");

@@ -48,6 +48,7 @@ pub mod privacy;
 pub mod reports;
 pub mod requests;
 pub mod schedule;
+pub mod shifts;
 pub mod sites;
 pub mod users;
 
@@ -69,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(sites::configure)
         .configure(geofences::configure)
         .configure(requests::configure)
+        .configure(shifts::configure)
         .configure(attendance::configure)
         .configure(photos::configure)
         .configure(privacy::configure)
@@ -98,6 +100,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         reports::attendance,
         requests::create, requests::list, requests::get_one, requests::photo, requests::approve, requests::reject,
         requests::cancel_one,
+        shifts::create_shift, shifts::list_shifts, shifts::get_shift, shifts::update_shift, shifts::retire_shift,
+        shifts::create_assignment, shifts::list_assignments, shifts::end_assignment,
+        shifts::create_holiday, shifts::list_holidays, shifts::delete_holiday,
         schedule::user,
     ),
     components(schemas(crate::http::error::Problem, crate::http::error::Code, crate::field::FieldError)),

@@ -11,6 +11,7 @@ include!("audit.rs");
 include!("sites.rs");
 include!("events.rs");
 include!("requests.rs");
+include!("shifts.rs");
 include!("reports.rs");
 include!("auto_check_out.rs");
 include!("photos.rs");

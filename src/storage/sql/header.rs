@@ -25,6 +25,10 @@ use crate::storage::requests::{
     FileOutcome, FilingContext, RequestFilter, RequestKind, RequestScope, RequestStatus, RequestStore, Resolution,
     ResolveOutcome, StoredRequest,
 };
+use crate::storage::shifts::{
+    AssignOutcome, Assignment, AssignmentFilter, EndOutcome, Holiday, HolidayOutcome, ScheduleInputs, ShiftRules,
+    ShiftStore, ShiftVersion, ShiftWrite, StoredShift, Target, Weekdays,
+};
 use crate::storage::sites::{
     FenceChange, FenceVersion, FenceWriteError, NewFence, NewSite, Site, SitePatch, SiteStore, StoredFence,
 };
