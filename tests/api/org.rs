@@ -10,7 +10,7 @@ backend_tests! {
             "geofence_mode": "flag", "accuracy_rule": "point", "max_accuracy_m": 100.0, "require_photo": false,
             "allow_mock_location": false, "max_clock_skew_s": 300, "offline_max_age_h": 72, "max_speed_kmh": 300.0,
             "retention": {"location_days": 400, "photo_days": 90, "applog_days": 30},
-            "request_max_age_days": 30
+            "request_max_age_days": 30, "auto_check_out_after_h": null
         }));
         let mut strict = policy.clone();
         strict["geofence_mode"] = json!("enforce");

@@ -161,8 +161,8 @@ backend_tests! {
         let friday = row(&rows, &t.leaf.id, "2026-11-20");
         assert_eq!(friday["shift_id"], day.as_str());
         assert_eq!(friday["shift_version"], 1);
-        assert_eq!(friday["scheduled_start"], "2026-11-20T09:00:00+00:00");
-        assert_eq!(friday["scheduled_end"], "2026-11-20T18:00:00+00:00");
+        assert_eq!(friday["scheduled_start"], "2026-11-20T09:00:00Z");
+        assert_eq!(friday["scheduled_end"], "2026-11-20T18:00:00Z");
         assert!(row(&rows, &t.leaf.id, "2026-11-24")["scheduled_start"].is_null());
         // Without a shift a day is judged as before: no late minutes, every day working.
         let mid = row(&rows, &t.mid.id, "2026-11-21");

@@ -154,7 +154,8 @@ async fn visible_user(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<
             ("change_user" = (operation_id = "change_user", parameters(("id" = "$response.body#/id")))),
             ("disable_user" = (operation_id = "disable_user", parameters(("id" = "$response.body#/id")))),
             ("export_user" = (operation_id = "export_user", parameters(("id" = "$response.body#/id")))),
-            ("erase_user" = (operation_id = "erase_user", parameters(("id" = "$response.body#/id")))))),
+            ("erase_user" = (operation_id = "erase_user", parameters(("id" = "$response.body#/id")))),
+            ("get_user_schedule" = (operation_id = "get_user_schedule", parameters(("id" = "$response.body#/id")))))),
         problems::Secured, problems::Body, problems::Forbidden, problems::Conflict),
     security(("bearer" = [])))]
 #[post("/v1/users")]
