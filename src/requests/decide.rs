@@ -14,7 +14,6 @@ use super::rules::may_decide;
 use crate::access::Caller;
 use crate::audit::Action;
 use crate::field::InputError;
-use crate::geofence::Verdict;
 use crate::storage::Repo;
 use crate::storage::events::{Decision, Kind, NewEvent, Source, Status, StoredEvent};
 use crate::storage::requests::{RequestKind, RequestStatus, Resolution, ResolveOutcome, StoredRequest};
@@ -199,15 +198,7 @@ async fn approved_event(
             captured_at: request.proposed_at,
             received_at: now,
             status: Status::Accepted,
-            decision: Decision {
-                verdict: Verdict::NoGeofence,
-                geofence_id: None,
-                geofence_version: None,
-                geofence_name: None,
-                site_id: None,
-                distance_m: None,
-                reasons: Vec::new(),
-            },
+            decision: Decision::unlocated(),
             location: None,
             photo_id: None,
             source: Source::Request,

@@ -21,7 +21,6 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use uuid::Uuid;
 
-use crate::geofence::Verdict;
 use crate::reports::{DateRange, DayStatus, ReportRow, judge_page};
 use crate::storage::events::{Decision, Kind, NewEvent, Source, Status, StoredEvent};
 use crate::storage::{Repo, StorageError};
@@ -115,15 +114,7 @@ fn closing(org_id: Uuid, row: &ReportRow, now: DateTime<Utc>, delay: Duration) -
             captured_at: end.max(open),
             received_at: now,
             status: Status::Accepted,
-            decision: Decision {
-                verdict: Verdict::NoGeofence,
-                geofence_id: None,
-                geofence_version: None,
-                geofence_name: None,
-                site_id: None,
-                distance_m: None,
-                reasons: Vec::new(),
-            },
+            decision: Decision::unlocated(),
             location: None,
             photo_id: None,
             source: Source::Auto,

@@ -243,6 +243,20 @@ impl Decision {
             reasons,
         }
     }
+
+    /// The decision on an event the server writes without a location (an approved
+    /// request's, an auto check-out): judged against no geofence, for no reason.
+    pub fn unlocated() -> Self {
+        Decision {
+            verdict: Verdict::NoGeofence,
+            geofence_id: None,
+            geofence_version: None,
+            geofence_name: None,
+            site_id: None,
+            distance_m: None,
+            reasons: Vec::new(),
+        }
+    }
 }
 
 /// Where a past event was, for re-judging it (`:simulate`).

@@ -115,6 +115,20 @@ fn holiday_from_row(row: &<Db as sqlx::Database>::Row) -> Result<Holiday> {
     })
 }
 
+/// Locks the org, then reads a shift that may still change; the refusal (`Missing`,
+/// `Retired`) otherwise. The lock serialises changes and retirements of the shift with each
+/// other and with assignments (which check it is not retired): a version number read here
+/// is the latest, and an assignment either sees the shift retired or commits before the
+/// retirement does.
+async fn changeable_shift(conn: &mut DbConn, org_id: Uuid, shift_id: Uuid) -> Result<Result<StoredShift, ShiftWrite>> {
+    sqlx::query(LOCK_ORG).bind(org_id).execute(&mut *conn).await?;
+    Ok(match fetch_shift(conn, org_id, shift_id).await? {
+        None => Err(ShiftWrite::Missing),
+        Some(shift) if shift.retired_at.is_some() => Err(ShiftWrite::Retired),
+        Some(shift) => Ok(shift),
+    })
+}
+
 async fn fetch_shift(conn: &mut DbConn, org_id: Uuid, shift_id: Uuid) -> Result<Option<StoredShift>> {
     let sql = format!("{SHIFT_SELECT} WHERE s.org_id = $1 AND s.id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -227,16 +241,10 @@ impl ShiftStore for SqlRepo {
         audit: &AuditEntry,
     ) -> Result<ShiftWrite> {
         let mut tx = self.begin_write().await?;
-        // Serialises this with a concurrent change or retirement of the shift (and with
-        // assignments, which check it is not retired): the version number read below is the
-        // latest, and a retired shift gets no version.
-        sqlx::query(LOCK_ORG).bind(org_id).execute(&mut *tx).await?;
-        let Some(current) = fetch_shift(&mut tx, org_id, shift_id).await? else {
-            return Ok(ShiftWrite::Missing);
+        let current = match changeable_shift(&mut tx, org_id, shift_id).await? {
+            Ok(shift) => shift,
+            Err(refused) => return Ok(refused),
         };
-        if current.retired_at.is_some() {
-            return Ok(ShiftWrite::Retired);
-        }
         let version = ShiftVersion {
             shift_id,
             version: current.current.version + 1,
@@ -252,15 +260,10 @@ impl ShiftStore for SqlRepo {
 
     async fn retire_shift(&self, org_id: Uuid, shift_id: Uuid, at: DateTime<Utc>, audit: &AuditEntry) -> Result<ShiftWrite> {
         let mut tx = self.begin_write().await?;
-        // As in `update_shift`: an assignment being stored either sees the shift retired or
-        // commits before the retirement does.
-        sqlx::query(LOCK_ORG).bind(org_id).execute(&mut *tx).await?;
-        let Some(current) = fetch_shift(&mut tx, org_id, shift_id).await? else {
-            return Ok(ShiftWrite::Missing);
+        let current = match changeable_shift(&mut tx, org_id, shift_id).await? {
+            Ok(shift) => shift,
+            Err(refused) => return Ok(refused),
         };
-        if current.retired_at.is_some() {
-            return Ok(ShiftWrite::Retired);
-        }
         sqlx::query("UPDATE shifts SET retired_at = $3 WHERE org_id = $1 AND id = $2")
             .bind(org_id)
             .bind(shift_id)
