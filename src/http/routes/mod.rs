@@ -62,7 +62,12 @@ use crate::http::problems::{self, ProblemComponents};
 /// Registers every API route (not `/metrics`, which `startup` places).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(ops::healthz).service(ops::readyz).service(openapi_document);
-    cfg.configure(auth::configure)
+    // actix tries routes in registration order, and every route with a path parameter is a
+    // regex match: check-ins, the hottest requests by far, come first so that they are
+    // routed without trying the forty-odd patterns of the rest (3 % of a check-in's CPU in
+    // `perf`). No pattern of theirs overlaps another module's.
+    cfg.configure(attendance::configure)
+        .configure(auth::configure)
         .configure(me::configure)
         .configure(org::configure)
         .configure(users::configure)
@@ -71,7 +76,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(geofences::configure)
         .configure(requests::configure)
         .configure(shifts::configure)
-        .configure(attendance::configure)
         .configure(photos::configure)
         .configure(privacy::configure)
         .configure(reports::configure)
