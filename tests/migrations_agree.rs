@@ -122,6 +122,11 @@ const KNOWN_FACTS: &[(&str, &str, &str)] = &[
         "(org_id, user_id, local_date, kind) unique where status = 'pending'",
     ),
     (
+        "attendance_requests",
+        "index attendance_requests_corrected_once",
+        "(event_id) unique where (status = 'approved') and (event_id is not null)",
+    ),
+    (
         "attendance_events",
         "foreign key (request_id) -> attendance_requests",
         "references (id) on delete no action on update no action",
@@ -484,8 +489,9 @@ const TYPE_NAME_WORDS: &[&str] = &["precision", "varying", "with", "without", "t
 
 /// An expression in a form both backends reach: PostgreSQL's casts on literals dropped, its
 /// `= ANY (ARRAY[...])` (how it stores `IN (...)`) back to `in (...)`, outer parentheses
-/// dropped. Sub-expressions it parenthesises (`(a > 0) AND (b > 0)`) stay as they are:
-/// none of muster's checks or predicates have any, and such a difference shows in the diff.
+/// dropped. Sub-expressions it parenthesises (`(a > 0) AND (b > 0)`) stay as they are: the
+/// migrations write such checks and predicates as PostgreSQL prints them, and a difference
+/// shows in the diff.
 fn normalise(tokens: &[Token]) -> String {
     let mut t: Vec<Token> = Vec::with_capacity(tokens.len());
     let mut i = 0;

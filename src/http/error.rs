@@ -416,6 +416,7 @@ impl From<RequestError> for ApiError {
                 "kind",
                 "a pending request of this kind for this date exists already: cancel it or await its decision",
             ),
+            RequestError::Corrected => ApiError::conflict("event_id", message),
             RequestError::Decided(_) => ApiError::conflict("status", format!("{message}: a decision is final")),
             RequestError::Photo(e) => e.into(),
             RequestError::PhotoTaken => ApiError::field("photo_id", "is attached to another request"),

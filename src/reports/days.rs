@@ -73,8 +73,9 @@ pub struct ReportRow {
     pub first_in_accuracy_m: Option<f64>,
     /// The name of the geofence the first check-in was judged against.
     pub first_in_geofence: Option<String>,
-    /// An approved attendance request added an event to the day (`source: "request"`): the
-    /// day is judged with it, and the original events still count as they were.
+    /// An approved attendance request changed the day: it added an event (`source:
+    /// "request"`), which the day is judged with, and an event it corrected no longer counts
+    /// (it stays in `events` and `flagged` or `rejected`).
     pub corrected: bool,
     /// The shift governing the day, and the version it was judged by.
     pub shift_id: Option<Uuid>,
@@ -169,6 +170,12 @@ impl Day {
             Status::Flagged => self.flagged += 1,
             Status::Rejected => self.rejected += 1,
             Status::Accepted => {}
+        }
+        // A superseded event stays in the tallies (it is still one of the day's events, as the
+        // event list shows) and counts for nothing else: its correction counts in its place.
+        if e.superseded {
+            self.corrected = true;
+            return;
         }
         if e.kind == Kind::CheckIn {
             self.check_ins += 1;
@@ -437,6 +444,7 @@ mod tests {
             status,
             source: Source::Device,
             outside: false,
+            superseded: false,
             place: Some(Place {
                 lat: 12.97,
                 lon: 77.59,
@@ -581,22 +589,34 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_approved_request_completes_the_day_and_marks_it_corrected() {
-        let approved = |kind, t: &str| ReportEvent {
+    /// A flagged event that an approved correction names.
+    fn superseded(kind: Kind, t: &str) -> ReportEvent {
+        ReportEvent {
+            superseded: true,
+            ..ev(kind, t, Flagged)
+        }
+    }
+
+    /// The event an approved request wrote: accepted, with no location.
+    fn by_request(kind: Kind, t: &str) -> ReportEvent {
+        ReportEvent {
             source: Source::Request,
             place: None,
             ..ev(kind, t, Ok_)
-        };
+        }
+    }
+
+    #[test]
+    fn an_approved_request_completes_the_day_and_marks_it_corrected() {
         let outside = ReportEvent {
             outside: true,
             ..ev(In, "2026-11-20T09:00:00Z", Rejected)
         };
         let events = [
             outside,
-            approved(In, "2026-11-20T09:00:00Z"),
+            by_request(In, "2026-11-20T09:00:00Z"),
             ev(Out, "2026-11-20T17:00:00Z", Ok_),
-            approved(In, "2026-11-21T09:00:00Z"),
+            by_request(In, "2026-11-21T09:00:00Z"),
         ];
         let out = rows("UTC", "2026-11-20", "2026-11-22", &events, true);
         let summary: Vec<_> = out
@@ -617,6 +637,80 @@ mod tests {
             ..ev(In, "2026-11-20T09:00:00Z", Rejected)
         }];
         assert!(!rows("UTC", "2026-11-20", "2026-11-20", &rejected, true)[0].corrected);
+    }
+
+    #[test]
+    fn a_corrected_check_out_counts_at_its_corrected_time_only() {
+        let later = [
+            ev(In, "2026-11-20T09:00:00Z", Ok_),
+            superseded(Out, "2026-11-20T17:00:00Z"),
+            by_request(Out, "2026-11-20T18:00:00Z"),
+        ];
+        let r = &rows("UTC", "2026-11-20", "2026-11-20", &later, true)[0];
+        assert_eq!(r.last_out.unwrap().to_rfc3339(), "2026-11-20T18:00:00+00:00");
+        assert_eq!(
+            r.worked_minutes,
+            9 * 60,
+            "the pair closes at the correction, not at 17:00"
+        );
+        assert_eq!((r.status, r.corrected), (DayStatus::Present, true));
+        assert_eq!((r.events, r.flagged), (3, 1), "the original stays in the tallies");
+        // Corrected to an earlier time: the original no longer stands as the day's last.
+        let earlier = [
+            ev(In, "2026-11-20T09:00:00Z", Ok_),
+            by_request(Out, "2026-11-20T16:00:00Z"),
+            superseded(Out, "2026-11-20T17:00:00Z"),
+        ];
+        let r = &rows("UTC", "2026-11-20", "2026-11-20", &earlier, true)[0];
+        assert_eq!(r.last_out.unwrap().to_rfc3339(), "2026-11-20T16:00:00+00:00");
+        assert_eq!(r.worked_minutes, 7 * 60);
+        // Corrected to before the check-in it seemed to close: the day is open again, for
+        // auto check-out to close.
+        let before = [
+            by_request(Out, "2026-11-20T08:30:00Z"),
+            ev(In, "2026-11-20T09:00:00Z", Ok_),
+            superseded(Out, "2026-11-20T17:00:00Z"),
+        ];
+        let r = &rows("UTC", "2026-11-20", "2026-11-20", &before, true)[0];
+        assert_eq!(r.status, DayStatus::Incomplete);
+        assert_eq!(r.open_since, Some(at("2026-11-20T09:00:00Z")));
+    }
+
+    #[test]
+    fn a_corrected_check_in_moves_first_in_lateness_and_the_fence() {
+        let (calendar, _) = shift_calendar("09:00", "18:00", None);
+        let day =
+            |events: &[ReportEvent]| rows_in(&calendar, "UTC", "2026-11-20", "2026-11-20", events, true).remove(0);
+        let outside = |t: &str| ReportEvent {
+            outside: true,
+            ..ev(In, t, Flagged)
+        };
+        // Uncorrected, the only check-in is outside the fence and 40 minutes late.
+        let r = day(&[outside("2026-11-20T09:40:00Z"), ev(Out, "2026-11-20T18:00:00Z", Ok_)]);
+        assert_eq!((r.status, r.late_minutes), (DayStatus::OutOfFence, 40));
+        // Corrected to 09:05: on time, inside, paid from 09:05; the location shown is the
+        // correction's (none), not the original's.
+        let r = day(&[
+            by_request(In, "2026-11-20T09:05:00Z"),
+            ReportEvent {
+                superseded: true,
+                ..outside("2026-11-20T09:40:00Z")
+            },
+            ev(Out, "2026-11-20T18:00:00Z", Ok_),
+        ]);
+        assert_eq!(r.first_in.unwrap().to_rfc3339(), "2026-11-20T09:05:00+00:00");
+        assert_eq!((r.status, r.late_minutes, r.corrected), (DayStatus::Present, 0, true));
+        assert_eq!(r.worked_minutes, 9 * 60 - 5 - 60);
+        assert!(!discloses_location(&r));
+        // A check-in at 08:00 corrected to 09:30: the day starts at 09:30, late.
+        let r = day(&[
+            superseded(In, "2026-11-20T08:00:00Z"),
+            by_request(In, "2026-11-20T09:30:00Z"),
+            ev(Out, "2026-11-20T18:00:00Z", Ok_),
+        ]);
+        assert_eq!(r.first_in.unwrap().to_rfc3339(), "2026-11-20T09:30:00+00:00");
+        assert_eq!((r.status, r.late_minutes), (DayStatus::Late, 30));
+        assert_eq!(r.worked_minutes, 8 * 60 + 30 - 60);
     }
 
     #[test]

@@ -15,8 +15,9 @@
 //!   night shift owns its morning and a late check-out belongs to the day it closes. Without
 //!   shifts every boundary is local midnight: an event exactly at 00:00 belongs to the day
 //!   that starts then, and a DST day simply has 23 or 25 hours.
-//! - **Counted events.** `accepted` and `flagged` events count; `rejected` ones appear only
-//!   in the `events` and `rejected` tallies.
+//! - **Counted events.** `accepted` and `flagged` events count, unless an approved correction
+//!   superseded them (see **corrected**); `rejected` ones appear only in the `events` and
+//!   `rejected` tallies.
 //! - **first_in / last_out.** The earliest counted check-in and the latest counted check-out
 //!   of the day, as local time with its UTC offset.
 //! - **worked_minutes.** Counted events are walked in time order: a check-in opens a pair
@@ -32,8 +33,8 @@
 //!   3. `absent`: no counted check-in that day (whatever was rejected): so only working
 //!      days are absent;
 //!   4. `incomplete`: a pair is still open at the end of the day;
-//!   5. `out_of_fence`: every check-in of the day, whatever its status, was flagged or
-//!      rejected with the reason `outside_geofence`;
+//!   5. `out_of_fence`: every check-in of the day not superseded, whatever its status, was
+//!      flagged or rejected with the reason `outside_geofence`;
 //!   6. `half_day`: a shift's working day with fewer `worked_minutes` than its
 //!      `half_day_below_min`;
 //!   7. `late`: `late_minutes` above zero;
@@ -58,10 +59,13 @@
 //!   geofence the first check-in was judged against): only where the caller may see that
 //!   user's location (`attendance.location.read:*`), else null (JSON) or empty (CSV); also
 //!   null when the location was erased or expired.
-//! - **corrected.** A counted event of the day was written by an approved attendance
-//!   request (`source: "request"`). The day is judged with that event like any other (a
-//!   missed check-out closes the pair, a corrected check-in is not outside a fence), and the
-//!   events it corrects stay in the tallies as they were.
+//! - **corrected.** An approved attendance request changed the day: a counted event of the
+//!   day was written by one (`source: "request"`), or one corrected an event of the day. The
+//!   day is judged with the request's event like any other (a missed check-out closes the
+//!   pair, a corrected check-in is not outside a fence). An event an approved correction
+//!   names is superseded: it stays stored as it was and in the `events`, `flagged` and
+//!   `rejected` tallies, but counts for nothing else (pairs, first_in / last_out, late and
+//!   early minutes, `out_of_fence`): the day is judged as corrected, not with both.
 
 mod days;
 mod encode;

@@ -148,6 +148,8 @@ async fn resolve(
         // A concurrent decision won between the read above and this write.
         ResolveOutcome::AlreadyDecided(current) => Err(RequestError::Decided(current.status)),
         ResolveOutcome::Missing => Err(RequestError::NotFound),
+        // Another correction of the same event was approved first (perhaps concurrently).
+        ResolveOutcome::Corrected => Err(RequestError::Corrected),
     }
 }
 

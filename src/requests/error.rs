@@ -26,6 +26,10 @@ pub enum RequestError {
     /// The requester already has a pending request of this kind for this day.
     #[error("a pending request of this kind for this day exists already")]
     PendingExists,
+    /// The event named by `event_id` has an approved correction already: an event is
+    /// corrected once.
+    #[error("event_id names an event corrected already by an approved request")]
+    Corrected,
     /// The request was decided already; decisions are final.
     #[error("the request is {} already", .0.as_str())]
     Decided(RequestStatus),

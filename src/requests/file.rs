@@ -1,7 +1,8 @@
 //! Filing an attendance request: the caller's own, for a local day of theirs within the
 //! policy's reach, naming (for a correction) one of their flagged or rejected events of that
 //! day and, optionally, a photo of theirs. Stored `pending` with its audit entry; a pending
-//! request of the same kind for the same day is refused by the database's key.
+//! request of the same kind for the same day is refused by the database's key, and so is a
+//! correction of an event an approved correction corrected already.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -100,5 +101,6 @@ pub async fn file(ports: Ports<'_>, caller: &Caller, draft: Draft, now: DateTime
         FileOutcome::Filed(filed) => Ok(filed),
         FileOutcome::PendingExists => Err(RequestError::PendingExists),
         FileOutcome::PhotoTaken => Err(RequestError::PhotoTaken),
+        FileOutcome::Corrected => Err(RequestError::Corrected),
     }
 }

@@ -21,6 +21,10 @@
 //! - **Kinds.** `correction` needs an `event_id` naming one of the requester's own flagged or
 //!   rejected events captured on `date`; the missed kinds take none. The approved event has
 //!   the corrected event's kind, or `check_in` / `check_out` for the missed kinds.
+//! - **One correction per event.** Once a correction of an event is approved, filing another
+//!   for it is 409 on `event_id`, and so is approving another one filed before (a unique key
+//!   on the approved corrections' `event_id` decides concurrent approvals). Reports count the
+//!   approved event in place of the one it corrects (`reports`, **corrected**).
 //! - **The approved event.** Written with `source: "request"`, `request_id`, the proposed
 //!   instant as `captured_at`, the decision time as `received_at`, `status: "accepted"`, and,
 //!   having no location, verdict `no_geofence` with no reasons and no geofence. A unique key

@@ -11,7 +11,8 @@ use super::events::NewEvent;
 #[async_trait]
 pub trait AutoCheckOutStore: Send + Sync {
     /// Users of the organisation, ascending after `after`, at most `limit`, with a counted
-    /// (accepted or flagged) check-in captured since `since` and no counted check-out after it.
+    /// (accepted or flagged) check-in captured since `since` and no counted check-out after it
+    /// (a check-out an approved correction superseded does not count, as in reports).
     async fn open_day_users(
         &self,
         org_id: Uuid,

@@ -28,6 +28,8 @@ pub struct ReportEvent {
     pub source: Source,
     /// The reasons include `outside_geofence`.
     pub outside: bool,
+    /// An approved correction names this event: the event it wrote counts instead.
+    pub superseded: bool,
     /// `None` once erased or expired.
     pub place: Option<Place>,
 }

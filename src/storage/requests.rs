@@ -4,7 +4,8 @@
 //! A request is filed `pending` and decided once: `approved` (with the event the approval
 //! wrote), `rejected` or `cancelled`. Both the filing and the decision are single units of
 //! work with their audit entries; the database's keys decide the races (one pending
-//! request per user, day and kind; one decision per request).
+//! request per user, day and kind; one decision per request; one approved correction per
+//! event).
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -76,6 +77,8 @@ pub enum FileOutcome {
     PendingExists,
     /// The photo is attached to another request.
     PhotoTaken,
+    /// An approved correction of the request's `event_id` exists already.
+    Corrected,
 }
 
 /// A decision to record on a pending request.
@@ -100,6 +103,9 @@ pub enum ResolveOutcome {
     AlreadyDecided(StoredRequest),
     /// No such request in the organisation.
     Missing,
+    /// Another correction of the request's `event_id` was approved first; nothing was
+    /// written and the request is still pending.
+    Corrected,
 }
 
 /// Whose requests a list may show.
@@ -139,7 +145,8 @@ pub trait RequestStore: Send + Sync {
     /// one of the organisation's.
     async fn filing_context(&self, org_id: Uuid, user_id: Uuid) -> Result<Option<FilingContext>>;
     /// Stores a new pending request with its audit entry, unless the user has a pending
-    /// request of its kind for its day or its photo is attached to another request.
+    /// request of its kind for its day, its photo is attached to another request or its
+    /// `event_id` has an approved correction already.
     async fn insert_request(&self, org_id: Uuid, request: &StoredRequest, audit: &AuditEntry) -> Result<FileOutcome>;
     async fn get_request(&self, org_id: Uuid, request_id: Uuid) -> Result<Option<StoredRequest>>;
     /// Requests in creation order (by id), filtered and scoped.
@@ -151,7 +158,8 @@ pub trait RequestStore: Send + Sync {
     ) -> Result<Page<StoredRequest>>;
     /// Records a decision on a request if it is still pending, with the approval's event and
     /// the audit entry, in one transaction: of concurrent decisions exactly one is
-    /// `Resolved`, the others see `AlreadyDecided`.
+    /// `Resolved`, the others see `AlreadyDecided`; of approvals of corrections of one event
+    /// one is `Resolved`, the others `Corrected`.
     async fn resolve_request(
         &self,
         org_id: Uuid,

@@ -99,13 +99,36 @@ fn ids(list: &Value) -> Vec<String> {
     list["items"].as_array().unwrap().iter().map(id).collect()
 }
 
-/// A check-in with a location at `captured_at`, as the phone sends it.
-async fn check_in(app: &TestApp, token: &str, captured_at: DateTime<Utc>) -> Value {
+/// A `kind` event with a location at `captured_at`, as the phone sends it. Nobody has a
+/// geofence here, so the default policy (`flag`) flags it.
+async fn record(app: &TestApp, token: &str, kind: &str, captured_at: DateTime<Utc>) -> Value {
     let body = json!({
-        "client_event_id": Uuid::now_v7(), "kind": "check_in", "captured_at": captured_at.to_rfc3339(),
+        "client_event_id": Uuid::now_v7(), "kind": kind, "captured_at": captured_at.to_rfc3339(),
         "location": {"lat": 12.97, "lon": 77.59, "accuracy_m": 10.0},
     });
     app.post("/v1/attendance/events", token, body).await.expect(201)
+}
+
+/// The instant of `hh:mm` UTC on `date`.
+fn utc(date: NaiveDate, hh_mm: &str) -> DateTime<Utc> {
+    format!("{date}T{hh_mm}:00Z").parse().unwrap()
+}
+
+/// The body of a correction of `event` to `time` on `date`.
+fn correction(event: &Value, date: NaiveDate, time: &str) -> Value {
+    json!({
+        "date": date.to_string(), "kind": "correction", "time": time, "event_id": event["id"],
+        "reason": "I was inside, GPS drifted",
+    })
+}
+
+/// The employee's row of `date` in the manager's team report.
+async fn report_row(app: &TestApp, w: &World, date: NaiveDate) -> Value {
+    report(app, &w.manager.token, &format!("from={date}&to={date}&scope=team"))
+        .await
+        .into_iter()
+        .find(|r| r["user_id"] == w.employee.id.as_str())
+        .expect("the employee's row")
 }
 
 async fn set_policy(app: &TestApp, admin: &str, change: Value) {
@@ -289,23 +312,20 @@ backend_tests! {
         let yesterday = day(1);
         let at = yesterday.and_hms_opt(8, 0, 0).unwrap().and_utc();
         // Without a geofence the flag policy flags the check-in; with the mode off it is accepted.
-        let flagged = check_in(&app, &w.employee.token, at).await;
+        let flagged = record(&app, &w.employee.token, "check_in", at).await;
         assert_eq!(flagged["status"], "flagged");
         set_policy(&app, &w.admin, json!({"geofence_mode": "off"})).await;
-        let accepted = check_in(&app, &w.employee.token, at + Duration::hours(1)).await;
+        let accepted = record(&app, &w.employee.token, "check_in", at + Duration::hours(1)).await;
         assert_eq!(accepted["status"], "accepted");
-        let peers = check_in(&app, &w.peer.token, at).await;
-        let correction = |event: &Value, date: NaiveDate| json!({
-            "date": date.to_string(), "kind": "correction", "time": "09:00", "event_id": event["id"], "reason": "I was inside, GPS drifted",
-        });
+        let peers = record(&app, &w.peer.token, "check_in", at).await;
         let post = |body: Value| app.post("/v1/attendance/requests", &w.employee.token, body);
-        let problem = post(correction(&peers, yesterday)).await.problem(422, "validation_failed");
+        let problem = post(correction(&peers, yesterday, "09:00")).await.problem(422, "validation_failed");
         assert_eq!(field(&problem), "event_id");
         let unknown = json!({"id": Uuid::now_v7()});
-        assert_eq!(problem["errors"][0]["message"], post(correction(&unknown, yesterday)).await.problem(422, "validation_failed")["errors"][0]["message"], "another's event reads like none");
-        assert_eq!(field(&post(correction(&accepted, yesterday)).await.problem(422, "validation_failed")), "event_id");
-        assert_eq!(field(&post(correction(&flagged, day(2))).await.problem(422, "validation_failed")), "event_id", "the event is of another day");
-        let filed = file(&app, &w.employee.token, correction(&flagged, yesterday)).await;
+        assert_eq!(problem["errors"][0]["message"], post(correction(&unknown, yesterday, "09:00")).await.problem(422, "validation_failed")["errors"][0]["message"], "another's event reads like none");
+        assert_eq!(field(&post(correction(&accepted, yesterday, "09:00")).await.problem(422, "validation_failed")), "event_id");
+        assert_eq!(field(&post(correction(&flagged, day(2), "09:00")).await.problem(422, "validation_failed")), "event_id", "the event is of another day");
+        let filed = file(&app, &w.employee.token, correction(&flagged, yesterday, "09:00")).await;
         assert_eq!(filed["event_id"], flagged["id"]);
         let approved = approve(&app, &w.manager.token, &id(&filed), json!({})).await.expect(200);
         let event = app.get(&format!("/v1/attendance/events/{}", approved["result_event_id"].as_str().unwrap()), &w.employee.token).await.expect(200);
@@ -341,6 +361,10 @@ backend_tests! {
         // Deciding: no approval permission is 403, a requester beyond one's scope 404.
         approve(&app, &w.peer.token, &request, json!({})).await.problem(403, "forbidden");
         approve(&app, &other_org, &request, json!({})).await.problem(403, "forbidden");
+        // Another organisation's HR holds approve:org, but over their own organisation only.
+        let (_, other_hr) = app.user(&other_org, "hr@other.example", &["employee", "hr"], None).await;
+        approve(&app, &other_hr, &request, json!({})).await.problem(404, "not_found");
+        app.post(&format!("{path}:reject"), &other_hr, json!({"comment": "no"})).await.problem(404, "not_found");
         approve(&app, &w.boss.token, &request, json!({})).await.problem(404, "not_found");
         app.post(&format!("{path}:cancel"), &w.peer.token, json!({})).await.problem(404, "not_found");
         app.post(&format!("{path}:cancel"), &w.manager.token, json!({})).await.problem(403, "forbidden");
@@ -394,6 +418,8 @@ backend_tests! {
         app.get("/v1/attendance/requests/not-a-uuid", &w.employee.token).await.problem(404, "not_found");
         let bad = app.get("/v1/attendance/requests?from=2026-13-01", &w.employee.token).await.problem(422, "validation_failed");
         assert_eq!(field(&bad), "from");
+        let bad = app.get("/v1/attendance/requests?status=bogus", &w.employee.token).await.problem(422, "validation_failed");
+        assert_eq!(field(&bad), "status");
         let bad = app.get("/v1/attendance/requests?from=2026-11-02&to=2026-11-01", &w.employee.token).await.problem(422, "validation_failed");
         assert_eq!(field(&bad), "to");
     }
@@ -499,17 +525,15 @@ backend_tests! {
     async fn reports_count_the_approved_events(app: TestApp) {
         let w = world(&app).await;
         let date = day(1);
-        let q = format!("from={date}&to={date}&scope=team");
-        let row = |rows: Vec<Value>| rows.into_iter().find(|r| r["user_id"] == w.employee.id.as_str()).expect("the employee's row");
-        let absent = row(report(&app, &w.manager.token, &q).await);
+        let absent = report_row(&app, &w, date).await;
         assert_eq!((&absent["status"], &absent["corrected"]), (&json!("absent"), &json!(false)));
         let inn = id(&file(&app, &w.employee.token, missed("missed_check_in", date, "09:00")).await);
         let out = id(&file(&app, &w.employee.token, missed("missed_check_out", date, "17:30")).await);
-        assert_eq!(row(report(&app, &w.manager.token, &q).await)["status"], "absent", "pending requests count for nothing");
+        assert_eq!(report_row(&app, &w, date).await["status"], "absent", "pending requests count for nothing");
         approve(&app, &w.manager.token, &inn, json!({})).await.expect(200);
-        assert_eq!(row(report(&app, &w.manager.token, &q).await)["status"], "incomplete");
+        assert_eq!(report_row(&app, &w, date).await["status"], "incomplete");
         approve(&app, &w.manager.token, &out, json!({})).await.expect(200);
-        let day_row = row(report(&app, &w.manager.token, &q).await);
+        let day_row = report_row(&app, &w, date).await;
         assert_eq!(day_row["status"], "present");
         assert_eq!(day_row["first_in"], format!("{date}T09:00:00Z"));
         assert_eq!(day_row["last_out"], format!("{date}T17:30:00Z"));
@@ -517,11 +541,95 @@ backend_tests! {
         assert_eq!(day_row["events"], 2);
         assert_eq!(day_row["first_in_lat"], Value::Null);
         assert_eq!(day_row["corrected"], true);
-        let csv = app.get(&format!("/v1/reports/attendance?{q}&format=csv"), &w.manager.token).await;
+        let csv = app.get(&format!("/v1/reports/attendance?from={date}&to={date}&scope=team&format=csv"), &w.manager.token).await;
         assert_eq!(csv.status, 200);
         let line = csv.text.lines().find(|l| l.starts_with(w.employee.id.as_str())).expect("the employee's CSV row");
         // `corrected` is the 16th column; the shift columns follow it (all empty or 0 here).
         assert!(line.ends_with(",true,,,,,0,0,0"), "corrected, then the shift columns: {line}");
+    }
+
+    async fn a_corrected_check_out_replaces_the_flagged_one_in_reports(app: TestApp) {
+        let w = world(&app).await;
+        let date = day(1);
+        let token = &w.employee.token;
+        record(&app, token, "check_in", utc(date, "09:00")).await;
+        let out = record(&app, token, "check_out", utc(date, "17:00")).await;
+        assert_eq!(out["status"], "flagged");
+        let before = report_row(&app, &w, date).await;
+        assert_eq!((&before["worked_minutes"], &before["corrected"]), (&json!(480), &json!(false)));
+        let request = id(&file(&app, token, correction(&out, date, "18:00")).await);
+        approve(&app, &w.manager.token, &request, json!({})).await.expect(200);
+        // The day as corrected: the pair runs to 18:00, not to 17:00 with 18:00 beside it.
+        let after = report_row(&app, &w, date).await;
+        assert_eq!(after["last_out"], format!("{date}T18:00:00Z"));
+        assert_eq!(after["worked_minutes"], 540);
+        assert_eq!(after["corrected"], true);
+        assert_eq!(after["status"], "present");
+        assert_eq!((&after["events"], &after["flagged"]), (&json!(3), &json!(2)), "the original is still one of the day's events");
+        // Stored and listed as it was.
+        let listed = app.get("/v1/attendance/events", token).await.expect(200);
+        assert!(listed["items"].as_array().unwrap().contains(&out), "the original is listed unchanged");
+    }
+
+    async fn a_corrected_check_in_moves_the_days_start_in_reports(app: TestApp) {
+        let w = world(&app).await;
+        let date = day(1);
+        let token = &w.employee.token;
+        let inn = record(&app, token, "check_in", utc(date, "08:00")).await;
+        assert_eq!(inn["status"], "flagged");
+        record(&app, token, "check_out", utc(date, "17:00")).await;
+        let request = id(&file(&app, token, correction(&inn, date, "09:30")).await);
+        approve(&app, &w.manager.token, &request, json!({})).await.expect(200);
+        let row = report_row(&app, &w, date).await;
+        assert_eq!(row["first_in"], format!("{date}T09:30:00Z"));
+        assert_eq!(row["worked_minutes"], 450, "paid from the corrected time, not from 08:00");
+        assert_eq!(row["first_in_lat"], Value::Null, "the correction has no location");
+        assert_eq!(row["corrected"], true);
+    }
+
+    async fn an_event_is_corrected_once(app: TestApp) {
+        let w = world(&app).await;
+        let token = &w.employee.token;
+        let date = day(1);
+        let inn = record(&app, token, "check_in", utc(date, "08:00")).await;
+        let first = id(&file(&app, token, correction(&inn, date, "09:00")).await);
+        approve(&app, &w.manager.token, &first, json!({})).await.expect(200);
+        // A second correction of the same event is refused, and nothing of it is stored.
+        let problem = app.post("/v1/attendance/requests", token, correction(&inn, date, "09:15")).await.problem(409, "conflict");
+        assert_eq!(field(&problem), "event_id");
+        assert_eq!(listed(&app, token, "").await, [first]);
+        assert_eq!(app.get("/v1/audit?action=attendance_request.created", &w.admin).await.expect(200)["items"].as_array().unwrap().len(), 1);
+        // Two corrections of one event pending at once: possible when the user's zone moves
+        // between the filings (the event falls on another local date, so the one-pending key
+        // of day and kind does not meet). 23:30 UTC is 05:00 the next day in Kolkata.
+        let late = record(&app, token, "check_in", utc(day(2), "23:30")).await;
+        let in_utc = id(&file(&app, token, correction(&late, day(2), "23:45")).await);
+        let site = app.post("/v1/sites", &w.admin, json!({"name": "Bangalore", "timezone": "Asia/Kolkata"})).await.expect(201);
+        app.patch(&format!("/v1/users/{}", w.employee.id), &w.admin, json!({"site_ids": [site["id"]]})).await.expect(200);
+        let in_kolkata = id(&file(&app, token, correction(&late, date, "06:00")).await);
+        // Approved at once, by two approvers: the database lets one through.
+        let paths = [&in_utc, &in_kolkata].map(|r| format!("/v1/attendance/requests/{r}:approve"));
+        let answers = futures_util::future::join(
+            app.post(&paths[0], &w.manager.token, json!({})),
+            app.post(&paths[1], &w.hr.token, json!({})),
+        )
+        .await;
+        let mut statuses = [answers.0.status.as_u16(), answers.1.status.as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 409]);
+        let (won, lost, lost_answer) = if answers.0.status == 409 {
+            (&in_kolkata, &in_utc, answers.0)
+        } else {
+            (&in_utc, &in_kolkata, answers.1)
+        };
+        assert_eq!(field(&lost_answer.problem(409, "conflict")), "event_id");
+        // One event corrects it; the loser wrote nothing, is unaudited and still pending.
+        let events = app.get("/v1/attendance/events", token).await.expect(200);
+        let written: Vec<&Value> = events["items"].as_array().unwrap().iter().filter(|e| e["request_id"] == won.as_str() || e["request_id"] == lost.as_str()).collect();
+        assert_eq!(written.len(), 1);
+        assert_eq!(written[0]["request_id"], won.as_str());
+        assert!(audit(&app, &w.admin, "attendance_request.approved", lost).await.is_empty());
+        assert_eq!(app.get(&format!("/v1/attendance/requests/{lost}"), token).await.expect(200)["status"], "pending");
     }
 
     async fn export_holds_requests_and_erasure_keeps_their_skeleton(app: TestApp) {

@@ -67,7 +67,8 @@ fn path_of(id: Uuid) -> String {
 /// What its error answers mean here:
 /// - 400: malformed JSON
 /// - 403: no `attendance.requests.create`
-/// - 409: a pending request of this `kind` for this `date` exists already (field `kind`)
+/// - 409: a pending request of this `kind` for this `date` exists already (field `kind`), or
+///   an approved correction of `event_id` does (field `event_id`): an event is corrected once
 /// - 413: body over `json_body_limit_bytes`
 /// - 415: a body that is not `application/json`
 /// - 422: invalid input, naming the field: `date` after today or more than the policy's `request_max_age_days` ago, `time` in the future, `event_id` missing for a correction or naming no flagged or rejected event of the caller's on `date`, `reason` empty or over 1000 characters, `photo_id` not an unattached upload of the caller's
@@ -192,7 +193,8 @@ async fn decide_with(
 /// What its error answers mean here:
 /// - 403: no `attendance.requests.approve:*` permission, or the caller's own request
 /// - 404: no such request, or its requester is beyond the caller's approval scope
-/// - 409: decided already (perhaps by a concurrent approver): decisions are final
+/// - 409: decided already (perhaps by a concurrent approver): decisions are final (field
+///   `status`); or a correction of the same event was approved first (field `event_id`)
 /// - 413: body over `json_body_limit_bytes`
 /// - 415: a body that is not `application/json`
 /// - 422: `comment` empty or over 1000 characters
@@ -200,7 +202,7 @@ async fn decide_with(
     params(("id" = Uuid, Path, description = "the request's id")),
     request_body(content = Option<DecisionBody>, description = "optional: an empty body approves without a comment"),
     responses(
-        (status = 200, body = RequestView, description = "approved; `result_event_id` names the event written with it (`source: \"request\"`, `request_id`, the proposed time as `captured_at`, `status: \"accepted\"`, no location, so verdict `no_geofence` and no reasons). The original events stay as they were"),
+        (status = 200, body = RequestView, description = "approved; `result_event_id` names the event written with it (`source: \"request\"`, `request_id`, the proposed time as `captured_at`, `status: \"accepted\"`, no location, so verdict `no_geofence` and no reasons). The original events stay as they were; in reports the event a correction names no longer counts, the written one counts in its place"),
         problems::Secured, problems::Body, problems::Forbidden, problems::NotFound, problems::Conflict),
     security(("bearer" = [])))]
 #[post("/v1/attendance/requests/{id:[^/:]+}:approve")]

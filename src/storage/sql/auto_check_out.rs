@@ -19,10 +19,15 @@ impl AutoCheckOutStore for SqlRepo {
         if let Some(after) = after {
             q.push(" AND e.user_id > ").push_bind(after);
         }
+        // A check-out an approved correction names closes nothing: its correction (perhaps
+        // earlier) counts instead, as in the day `judge_page` then judges. The few check-outs
+        // after a check-in each probe the unique key of approved corrections.
         q.push(
             " AND NOT EXISTS (SELECT 1 FROM attendance_events o
                    WHERE o.org_id = e.org_id AND o.user_id = e.user_id AND o.kind = 'check_out'
-                     AND o.status <> 'rejected' AND o.captured_at > e.captured_at)
+                     AND o.status <> 'rejected' AND o.captured_at > e.captured_at
+                     AND NOT EXISTS (SELECT 1 FROM attendance_requests sr
+                                     WHERE sr.event_id = o.id AND sr.status = 'approved'))
              ORDER BY e.user_id LIMIT ",
         )
         .push_bind(i64::from(limit));

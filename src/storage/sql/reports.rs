@@ -24,6 +24,7 @@ fn report_event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<ReportEven
         status: Status::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("event status {status:?}")))?,
         source: Source::parse(&source).ok_or_else(|| StorageError::Corrupt(format!("event source {source:?}")))?,
         outside: reasons.0.contains(&Reason::OutsideGeofence),
+        superseded: row.try_get("superseded")?,
         place,
     })
 }
@@ -111,9 +112,30 @@ impl ReportStore for SqlRepo {
         }
         let mut q = QueryBuilder::<Db>::new("WITH ids(id) AS (");
         push_values(&mut q, users);
+        // Superseded: an approved correction names the event. Asked as membership of one set
+        // per query (the users' approved corrections, a small partial index), which both
+        // backends build once and probe per row; a probe per event would be costed per event
+        // on PostgreSQL (enough to switch JIT on for a page) for a few real look-ups. An event
+        // of the window is of a local date within a day of the window's (any UTC offset), and a
+        // correction is filed for its event's local date (`requests::file`): the date bounds
+        // only narrow the set.
+        let day = chrono::Duration::days(1);
         q.push(
             ") SELECT e.id, e.user_id, e.kind, e.captured_at, e.status, e.source, e.reasons, e.lat, e.lon, e.accuracy_m,
-                      e.geofence_name
+                      e.geofence_name,
+                      e.id IN (SELECT sr.event_id FROM attendance_requests sr
+                               WHERE sr.org_id = ",
+        )
+        .push_bind(org_id)
+        .push(
+            " AND sr.user_id IN (SELECT id FROM ids) AND sr.status = 'approved' AND sr.event_id IS NOT NULL
+              AND sr.local_date >= ",
+        )
+        .push_bind((from - day).format(REQUEST_DATE_FORMAT).to_string())
+        .push(" AND sr.local_date <= ")
+        .push_bind((to + day).format(REQUEST_DATE_FORMAT).to_string())
+        .push(
+            ") AS superseded
                FROM ids JOIN attendance_events e ON e.user_id = ids.id WHERE e.org_id = ",
         )
         .push_bind(org_id)

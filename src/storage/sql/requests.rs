@@ -56,6 +56,14 @@ fn request_refusal(e: &sqlx::Error) -> Option<FileOutcome> {
     }
 }
 
+/// Is this the unique violation of a second approved correction of one event (PostgreSQL
+/// names the partial index; SQLite lists its column)?
+fn corrected_twice(e: &sqlx::Error) -> bool {
+    unique_violation(e).is_some_and(|what| {
+        what.contains("attendance_requests_corrected_once") || what.contains("attendance_requests.event_id")
+    })
+}
+
 #[async_trait]
 impl RequestStore for SqlRepo {
     async fn filing_context(&self, org_id: Uuid, user_id: Uuid) -> Result<Option<FilingContext>> {
@@ -78,10 +86,14 @@ impl RequestStore for SqlRepo {
 
     async fn insert_request(&self, org_id: Uuid, r: &StoredRequest, audit: &AuditEntry) -> Result<FileOutcome> {
         let mut tx = self.begin_write().await?;
+        // Conditional in the statement itself: no correction of an event corrected already
+        // (a missed kind's NULL `event_id` equals nothing). A filing racing an approval may
+        // still pass; that approval's key then refuses this one's (`resolve_request`).
         let inserted = sqlx::query(
             "INSERT INTO attendance_requests (id, org_id, user_id, local_date, local_time, kind, proposed_at, event_id,
                  reason, photo_id, status, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+             WHERE NOT EXISTS (SELECT 1 FROM attendance_requests WHERE event_id = $8 AND status = 'approved')",
         )
         .bind(r.id)
         .bind(org_id)
@@ -97,9 +109,11 @@ impl RequestStore for SqlRepo {
         .bind(Timestamp(r.created_at))
         .execute(&mut *tx)
         .await;
-        if let Err(e) = inserted {
+        match inserted {
             // Dropping the transaction rolls it back: nothing of a refused filing stays.
-            return request_refusal(&e).ok_or_else(|| e.into());
+            Err(e) => return request_refusal(&e).ok_or_else(|| e.into()),
+            Ok(done) if done.rows_affected() == 0 => return Ok(FileOutcome::Corrected),
+            Ok(_) => {}
         }
         insert_audit(&mut tx, std::slice::from_ref(audit)).await?;
         let filed = fetch_request(&mut tx, org_id, r.id).await?;
@@ -172,7 +186,9 @@ impl RequestStore for SqlRepo {
         let mut tx = self.begin_write().await?;
         // The condition on `pending` is the decision's lock: on PostgreSQL a concurrent
         // decision waits for this row and then finds it decided; SQLite's write transaction
-        // runs them one after the other. Either way the loser changes nothing.
+        // runs them one after the other. Either way the loser changes nothing. Approving a
+        // correction also takes its event's entry in `attendance_requests_corrected_once`:
+        // of two corrections of one event, the second approval fails here.
         let decided = sqlx::query(
             "UPDATE attendance_requests SET status = $3, decided_by = $4, decided_at = $5, comment = $6
              WHERE org_id = $1 AND id = $2 AND status = 'pending'",
@@ -184,8 +200,11 @@ impl RequestStore for SqlRepo {
         .bind(Timestamp(resolution.at))
         .bind(&resolution.comment)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await;
+        let decided = match decided {
+            Err(e) if corrected_twice(&e) => return Ok(ResolveOutcome::Corrected),
+            decided => decided?.rows_affected(),
+        };
         if decided == 0 {
             return Ok(match fetch_request(&mut tx, org_id, request_id).await? {
                 Some(current) => ResolveOutcome::AlreadyDecided(current),
