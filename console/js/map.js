@@ -93,9 +93,15 @@ export function theMap() {
   return map;
 }
 
-/** Zooms to a layer or group, if it has any extent. */
+/**
+ * Zooms to a layer or group, if it has any extent. A circle is measured from its centre and
+ * radius: Leaflet's `Circle.getBounds` needs the circle on a map, and `select` fits a fence's
+ * new layer before it is drawn.
+ */
 export function fit(layer) {
-  const bounds = layer.getBounds ? layer.getBounds() : null;
+  const bounds = layer instanceof L.Circle
+    ? layer.getLatLng().toBounds(2 * layer.getRadius())
+    : layer.getBounds && layer.getBounds();
   if (bounds && bounds.isValid()) map.fitBounds(bounds, { padding: [40, 40], maxZoom: 17 });
 }
 

@@ -121,7 +121,9 @@ fn build(files: &[(&'static str, &[u8])]) -> Assets {
 }
 
 /// The media type of a console file, by its name. Scripts are `text/javascript`, which
-/// HTML requires of module scripts; licence files have no extension and are text.
+/// HTML requires of module scripts; licence files have no extension and are text. The
+/// vendor README (the page's "Third-party licences" link) is plain text too: browsers
+/// download `text/markdown` instead of showing it.
 fn content_type(path: &str) -> Option<&'static str> {
     let name = path.rsplit('/').next().unwrap_or(path);
     let extension = name.rsplit_once('.').map(|(_, e)| e);
@@ -130,7 +132,7 @@ fn content_type(path: &str) -> Option<&'static str> {
         Some("js") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
         Some("json") => "application/json",
-        Some("md") => "text/markdown; charset=utf-8",
+        Some("md") => "text/plain; charset=utf-8",
         Some("png") => "image/png",
         Some("gif") => "image/gif",
         Some("svg") => "image/svg+xml",

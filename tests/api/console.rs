@@ -121,7 +121,7 @@ backend_tests! {
                 Some("js") => "text/javascript; charset=utf-8",
                 Some("css") => "text/css; charset=utf-8",
                 Some("svg") => "image/svg+xml",
-                Some("md") => "text/markdown; charset=utf-8",
+                Some("md") => "text/plain; charset=utf-8",
                 _ => panic!("unexpected file {path}"),
             };
             assert_eq!(header(&file, "content-type"), expected, "{path}");

@@ -187,6 +187,11 @@ class Page:
         self.driver = driver
         self.downloads = downloads
         self.wait = WebDriverWait(driver, 20)
+        # Chromedriver hands out each log entry once: whatever reads a log first would hide
+        # it from every later check, so both logs are drained into these lists.
+        self._browser_log = []
+        self._performance_log = []
+        self._expected = []
 
     def open(self, url):
         self.driver.get(url)
@@ -224,13 +229,45 @@ class Page:
         self.visible("#workspace")
 
     def browser_log(self):
-        return self.driver.get_log("browser")
+        """Every entry of the browser's log since the tab was opened."""
+        self._browser_log.extend(self.driver.get_log("browser"))
+        return list(self._browser_log)
+
+    def expect_in_log(self, text):
+        """Says that browser log entries containing `text` are part of the test (a tile
+        server that is down), not a CSP violation or a script error to fail it on."""
+        self._expected.append(text)
+
+    def _unexpected(self):
+        return [e for e in self.browser_log() if not any(t in e["message"] for t in self._expected)]
+
+    def csp_violations(self):
+        return [e["message"] for e in self._unexpected()
+                if "Content Security Policy" in e["message"] or "Refused to" in e["message"]]
+
+    def page_errors(self):
+        """Script errors and failed loads the page logged (a 4xx answer the page handles,
+        such as a 422 it shows, is logged by Chromium too and is not a page error)."""
+        return [e["message"] for e in self._unexpected()
+                if e["level"] == "SEVERE" and "the server responded with a status of 4" not in e["message"]]
+
+    def check_log(self):
+        """Fails on any CSP violation or script error logged since the tab was opened; every
+        test's call ends with this (`pytest_runtest_call` below)."""
+        violations = self.csp_violations()
+        errors = [m for m in self.page_errors() if m not in violations]
+        assert not violations and not errors, \
+            f"in the browser log: CSP violations {violations}, script errors {errors}"
+
+    def _network_events(self):
+        self._performance_log.extend(self.driver.get_log("performance"))
+        return [json.loads(entry["message"])["message"] for entry in self._performance_log]
 
     def network(self):
-        """(url, method) of every request the page made, and {url: status} of the answers."""
+        """(url, method) of every request the page made since the tab was opened, and
+        {url: status} of the answers."""
         requests, statuses = [], {}
-        for entry in self.driver.get_log("performance"):
-            message = json.loads(entry["message"])["message"]
+        for message in self._network_events():
             if message["method"] == "Network.requestWillBeSent":
                 request = message["params"]["request"]
                 requests.append((request["url"], request["method"]))
@@ -239,11 +276,28 @@ class Page:
                 statuses[response["url"]] = response["status"]
         return requests, statuses
 
+    def answers(self):
+        """(url, status) of every answer the page received since the tab was opened, in
+        order."""
+        return [(m["params"]["response"]["url"], m["params"]["response"]["status"])
+                for m in self._network_events() if m["method"] == "Network.responseReceived"]
+
     def shot(self, name):
         folder = os.environ.get("MUSTER_CONSOLE_SCREENSHOTS")
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
             self.driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Ends every test that has a browser tab with the tab's log check, as part of the test
+    (a failure, not a teardown error), so that no test can forget it."""
+    result = yield  # raises, skipping the check, when the test itself failed
+    tab = item.funcargs.get("page")
+    if isinstance(tab, Page):
+        tab.check_log()
+    return result
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -278,7 +332,7 @@ def page(request, tmp_path):
         shot = tmp_path / "failure.png"
         driver.save_screenshot(str(shot))
         print(f"\nscreenshot of the failure: {shot}")
-        for entry in driver.get_log("browser"):
+        for entry in tab.browser_log():
             print(f"browser {entry['level']}: {entry['message']}")
     driver.quit()
 
