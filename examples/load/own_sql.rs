@@ -3,9 +3,9 @@
 //! (the organisation, its employees and their history as the setup left them).
 //!
 //! One transaction per check-in, the statements muster sends for a batch of one:
-//! the caller (user, session, role grants), the policy and the user's sites, the retry
-//! look-up by `client_event_id` and the previous located fix, and the insert of the event
-//! row as a check-in stores it (same columns, same sizes, a time-ordered id like UUIDv7).
+//! the caller (user, session, role grants); the policy and the user's sites with the retry
+//! look-up by `client_event_id` and the previous located fix (one statement, as muster reads
+//! them); and the insert of the event row as a check-in stores it (same columns, same sizes, a time-ordered id like UUIDv7).
 //! muster beats this only by sharing: concurrent check-ins share each read statement and
 //! one group commit, so it pays fewer round trips and fewer WAL flushes per check-in.
 //!
@@ -122,25 +122,25 @@ fn script(e: &Employee, fence: &Fence) -> String {
     // The caller: `fetch_principals` for one key.
     let _ = writeln!(
         s,
-        "SELECT u.org_id, u.manager_id, u.status, g.permission FROM users u \
+        "SELECT u.org_id, u.manager_id, u.status, string_agg(g.permission, ',') FROM users u \
          JOIN refresh_families f ON f.id = '{session}' AND f.user_id = u.id AND f.revoked_at IS NULL \
          LEFT JOIN user_roles r ON r.user_id = u.id \
-         LEFT JOIN role_grants g ON g.org_id = r.org_id AND g.role = r.role WHERE u.id = '{user}';"
+         LEFT JOIN role_grants g ON g.org_id = r.org_id AND g.role = r.role WHERE u.id = '{user}' \
+         GROUP BY u.org_id, u.manager_id, u.status;"
     );
-    // Policy and sites: `fetch_policies` for one key.
-    let _ = writeln!(
-        s,
-        "SELECT o.policy, s.site_id FROM orgs o LEFT JOIN user_sites s ON s.user_id = '{user}' \
-         WHERE o.id = '{org}' ORDER BY s.site_id;"
-    );
-    // The retry look-up and the previous fix: `event_contexts` for one item.
+    // Policy and sites, the retry look-up and the previous fix: `fetch_reads` for one
+    // request of one item, as one statement.
     s.push_str("\\set cid_hi random(1, 1000000000000000000)\n");
     let _ = writeln!(
         s,
-        "SELECT 1 AS part, id, captured_at, lat, lon, accuracy_m FROM attendance_events \
+        "SELECT 0 AS part, o.policy, s.site_id AS user_site, \
+           NULL AS id, NULL AS captured_at, NULL AS lat, NULL AS lon, NULL AS accuracy_m \
+         FROM orgs o LEFT JOIN user_sites s ON s.user_id = '{user}' WHERE o.id = '{org}' \
+         UNION ALL \
+         SELECT 1, NULL, NULL, id, captured_at, lat, lon, accuracy_m FROM attendance_events \
          WHERE org_id = '{org}' AND user_id = '{user}' AND client_event_id = md5(:cid_hi::text)::uuid \
          UNION ALL \
-         (SELECT 2, p.id, p.captured_at, p.lat, p.lon, p.accuracy_m FROM attendance_events p \
+         (SELECT 2, NULL, NULL, p.id, p.captured_at, p.lat, p.lon, p.accuracy_m FROM attendance_events p \
            WHERE p.org_id = '{org}' AND p.user_id = '{user}' AND p.captured_at <= now() \
              AND p.lat IS NOT NULL AND p.lon IS NOT NULL \
            ORDER BY p.captured_at DESC, p.id DESC LIMIT 1);"

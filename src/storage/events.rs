@@ -150,6 +150,17 @@ pub struct EventContext {
     pub previous: Option<Fix>,
 }
 
+/// What judging a request's events needs, read in one shared statement.
+#[derive(Clone, Debug)]
+pub struct CheckInReads {
+    /// The organisation's policy.
+    pub policy: Policy,
+    /// The user's sites, ascending.
+    pub sites: Vec<Uuid>,
+    /// What storage holds for each of the request's events, in order.
+    pub contexts: Vec<EventContext>,
+}
+
 /// What storing an event came to. The database's unique key on
 /// `(org_id, user_id, client_event_id)` decides between the first two, so concurrent
 /// retries store one row.
@@ -284,9 +295,14 @@ pub trait EventStore: Send + Sync {
     /// row and every loser gets the winner's event. Concurrent calls share a commit (group
     /// commit); each returns only once its event is committed.
     async fn insert_event(&self, event: NewEvent) -> Result<InsertOutcome>;
-    /// What judging a user's check-in needs, in one round trip: the org's policy and the
-    /// user's sites (ascending).
-    async fn policy_and_sites(&self, org_id: Uuid, user_id: Uuid) -> Result<(Policy, Vec<Uuid>)>;
+    /// What judging a request's events needs, in one statement: the org's policy, the
+    /// user's sites, and for each item what [`EventStore::event_contexts`] finds.
+    async fn check_in_reads(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        items: &[(Uuid, DateTime<Utc>)],
+    ) -> Result<CheckInReads>;
     async fn get_event(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<StoredEvent>>;
     /// For each `(client_event_id, at)`, in order, in one round trip: the user's event
     /// stored under that `client_event_id`, and their latest located event captured at or

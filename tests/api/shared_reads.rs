@@ -114,9 +114,10 @@ backend_tests! {
         let repo = muster::startup::open_repo(&app.settings).await.expect("repo");
 
         let policy = |repo: std::sync::Arc<dyn Repo>, org: Uuid, user: Uuid| async move {
-            let (policy, mut sites) = repo.policy_and_sites(org, user).await.expect("policy");
-            sites.sort();
-            (serde_json::to_value(policy.geofence_mode).unwrap(), sites)
+            // With a look-up beside, as a check-in reads them: each request gets its own of both.
+            let reads = repo.check_in_reads(org, user, &[(Uuid::now_v7(), chrono::Utc::now())]).await.expect("reads");
+            assert!(matches!(reads.contexts.as_slice(), [c] if c.existing.is_none()), "{:?}", reads.contexts);
+            (serde_json::to_value(reads.policy.geofence_mode).unwrap(), reads.sites)
         };
         let mut both = vec![north, south];
         both.sort();
@@ -160,4 +161,30 @@ backend_tests! {
         })
         .await;
     }
+}
+
+/// The shared statements keep their connections between flushes (`storage::sql::held`), but
+/// not through a quiet second: after the database dropped every connection (a restart, a
+/// failover) during one, the next check-in finds the pool's tested connections, not broken
+/// kept ones. PostgreSQL only: nothing outside a SQLite process can drop its connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_check_ins_after_the_database_dropped_every_connection() {
+    let Some(app) = crate::common::TestApp::spawn(crate::common::Backend::Postgres).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let (_, token) = app.user(&admin, "phone@example.com", &["employee"], None).await;
+    let check_in = || {
+        json!({"client_event_id": Uuid::now_v7(), "kind": "check_in", "captured_at": chrono::Utc::now().to_rfc3339(),
+               "location": {"lat": 12.97, "lon": 77.59, "accuracy_m": 5.0}})
+    };
+    // Every shared statement (caller, check-in reads, insert) now keeps a connection.
+    app.post("/v1/attendance/events", &token, check_in()).await.expect(201);
+    app.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    app.post("/v1/attendance/events", &token, check_in()).await.expect(201);
 }

@@ -4,6 +4,7 @@
 // standard SQL, `RETURNING`, `ON CONFLICT`, recursive CTEs), and each is type-checked against
 // each backend's concrete types: one source, no generic-bound soup, no copy-paste.
 include!("header.rs");
+include!("held.rs");
 include!("orgs.rs");
 include!("users.rs");
 include!("tokens.rs");

@@ -7,17 +7,8 @@ const EVENT_COLUMNS: &str = "id, user_id, client_event_id, request_sha256, kind,
 /// `EVENT_COLUMNS` with only the fix of an alias `e` read, every other column NULL: the
 /// previous event's fix is all a look-up needs, so the database does not output (nor the
 /// server decode) a whole event per check-in.
-static FIX_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    EVENT_COLUMNS
-        .split(',')
-        .map(str::trim)
-        .map(|c| match c {
-            "captured_at" | "lat" | "lon" | "accuracy_m" => format!("e.{c}"),
-            _ => format!("NULL AS {c}"),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-});
+static FIX_COLUMNS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| event_columns_only(&["captured_at", "lat", "lon", "accuracy_m"]));
 
 fn event_from_row(row: &<Db as sqlx::Database>::Row) -> Result<StoredEvent> {
     let corrupt = |what: &str, value: &str| StorageError::Corrupt(format!("attendance event {what} {value:?}"));
@@ -87,8 +78,8 @@ async fn fetch_event_by_client_id(
 }
 
 /// One group commit's events, one outcome each, in order.
-async fn insert_events(pool: Pool<Db>, events: Vec<NewEvent>) -> Vec<Result<InsertOutcome>> {
-    match insert_batch(&pool, &events).await {
+async fn insert_events(held: Arc<Held>, events: Vec<NewEvent>) -> Vec<Result<InsertOutcome>> {
+    match held.with(async |conn| insert_batch(conn, &events).await).await {
         Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
         // An event the database refuses (its user deleted a moment ago, say) fails the whole
         // statement: write the batch one by one so that it fails alone. Not when the database
@@ -96,11 +87,8 @@ async fn insert_events(pool: Pool<Db>, events: Vec<NewEvent>) -> Vec<Result<Inse
         Err(StorageError::Database(_)) if events.len() > 1 => {
             let mut outcomes = Vec::with_capacity(events.len());
             for event in &events {
-                outcomes.push(
-                    insert_batch(&pool, std::slice::from_ref(event))
-                        .await
-                        .map(|mut one| one.remove(0)),
-                );
+                let one = held.with(async |conn| insert_batch(conn, std::slice::from_ref(event)).await);
+                outcomes.push(one.await.map(|mut one| one.remove(0)));
             }
             outcomes
         }
@@ -168,7 +156,7 @@ async fn insert_event_in(conn: &mut DbConn, event: &NewEvent) -> Result<()> {
 /// (`DO NOTHING` without a target covers both): a skipped row is either a user's repeated
 /// `client_event_id` (concurrent retries store one row, every loser gets the winner's event)
 /// or a photo already attached to another event.
-async fn insert_batch(pool: &Pool<Db>, events: &[NewEvent]) -> Result<Vec<InsertOutcome>> {
+async fn insert_batch(conn: &mut DbConn, events: &[NewEvent]) -> Result<Vec<InsertOutcome>> {
     let mut q = event_insert(events);
     // Only the ids come back: a stored row is exactly the event sent (times are already at
     // the microseconds the database keeps), so reading it back would only cost the database
@@ -176,7 +164,7 @@ async fn insert_batch(pool: &Pool<Db>, events: &[NewEvent]) -> Result<Vec<Insert
     q.push(" ON CONFLICT DO NOTHING RETURNING id");
     let inserted = q
         .build_query_scalar::<Uuid>()
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?
         .into_iter()
         .collect::<std::collections::HashSet<Uuid>>();
@@ -185,7 +173,7 @@ async fn insert_batch(pool: &Pool<Db>, events: &[NewEvent]) -> Result<Vec<Insert
         outcomes.push(if inserted.contains(&new.event.id) {
             InsertOutcome::Inserted(new.event.clone())
         } else {
-            skipped_outcome(pool, new).await?
+            skipped_outcome(conn, new).await?
         });
     }
     Ok(outcomes)
@@ -193,10 +181,9 @@ async fn insert_batch(pool: &Pool<Db>, events: &[NewEvent]) -> Result<Vec<Insert
 
 /// Why the insert skipped `new`: the user's event under its `client_event_id` (committed by
 /// a concurrent twin or earlier in this very batch), else the photo is taken.
-async fn skipped_outcome(pool: &Pool<Db>, new: &NewEvent) -> Result<InsertOutcome> {
+async fn skipped_outcome(conn: &mut DbConn, new: &NewEvent) -> Result<InsertOutcome> {
     let e = &new.event;
-    let mut conn = pool.acquire().await?;
-    match fetch_event_by_client_id(&mut conn, new.org_id, e.user_id, e.client_event_id).await? {
+    match fetch_event_by_client_id(conn, new.org_id, e.user_id, e.client_event_id).await? {
         Some(existing) => Ok(InsertOutcome::Existing(existing)),
         None if e.photo_id.is_some() => Ok(InsertOutcome::PhotoTaken),
         None => Err(StorageError::Corrupt(
@@ -205,142 +192,206 @@ async fn skipped_outcome(pool: &Pool<Db>, new: &NewEvent) -> Result<InsertOutcom
     }
 }
 
-/// The policy and sites of each `(org, user)`, in order, in one statement: a row per site
-/// (one with a NULL site for a user without any), each with the policy. Sites are found by
-/// user alone (a user id names one user of one org), so only the primary key
-/// `(user_id, site_id)` can serve the join: SQLite, given `org_id` too, preferred the
-/// `(org_id, site_id)` index and read every assignment of the organisation per check-in.
-async fn fetch_policies(pool: &Pool<Db>, keys: &[(Uuid, Uuid)]) -> Result<Vec<PolicyAndSites>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut found: Vec<Option<PolicyAndSites>> = vec![None; keys.len()];
-    let mut q = QueryBuilder::<Db>::new("WITH keys (k, org, usr) AS (");
-    q.push_values(keys.iter().enumerate(), |mut row, (k, (org_id, user_id))| {
-        row.push_bind(k as i32).push_bind(*org_id).push_bind(*user_id);
-    });
-    q.push(
-        ") SELECT keys.k, o.policy, s.site_id FROM keys
-         JOIN orgs o ON o.id = keys.org
-         LEFT JOIN user_sites s ON s.user_id = keys.usr
-         ORDER BY keys.k, s.site_id",
-    );
-    for row in q.build().fetch_all(pool).await? {
-        let slot = answered(&mut found, &row, "k", "a policy look-up")?;
-        let (_, sites) = match slot {
-            Some(found) => found,
-            None => slot.insert((row.try_get::<sqlx::types::Json<Policy>, _>("policy")?.0, Vec::new())),
-        };
-        if let Some(site) = row.try_get::<Option<Uuid>, _>("site_id")? {
-            sites.push(site);
-        }
-    }
-    keys.iter()
-        .zip(found)
-        .map(|((org_id, _), found)| {
-            found.ok_or_else(|| StorageError::Corrupt(format!("organisation {org_id} has no policy")))
-        })
-        .collect()
-}
-
-/// One request's event look-ups: each item's `(client_event_id, captured_at)` of the user.
+/// One request's reads before its events are judged: the policy and the user's sites (unless
+/// only looking up), and each item's `(client_event_id, captured_at)` look-ups.
 #[derive(Debug)]
-struct ContextRequest {
+struct ReadRequest {
     org_id: Uuid,
     user_id: Uuid,
+    policy: bool,
     items: Vec<(Uuid, DateTime<Utc>)>,
 }
 
+/// A [`ReadRequest`]'s answer: its policy and sites if asked for, and its items' contexts.
+type ReadOutcome = (Option<PolicyAndSites>, Vec<EventContext>);
+
 /// Look-ups per statement: five parameters each, well within both databases' limits however
-/// many offline batches share a flush.
+/// many offline batches share a flush (with at most `database_read_batch_max` policies,
+/// three parameters each, in the first statement).
 const CONTEXTS_PER_STATEMENT: usize = 1000;
 
-/// The look-ups of several requests, each request's contexts in its items' order.
-async fn fetch_contexts(pool: &Pool<Db>, requests: &[ContextRequest]) -> Result<Vec<Vec<EventContext>>> {
+/// The reads of several requests: one statement unless their items run past
+/// [`CONTEXTS_PER_STATEMENT`].
+async fn fetch_reads(conn: &mut DbConn, requests: &[ReadRequest]) -> Result<Vec<ReadOutcome>> {
+    let keys: Vec<(Uuid, Uuid)> = requests
+        .iter()
+        .filter(|r| r.policy)
+        .map(|r| (r.org_id, r.user_id))
+        .collect();
     let items: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>)> = requests
         .iter()
         .flat_map(|r| r.items.iter().map(|(cid, at)| (r.org_id, r.user_id, *cid, *at)))
         .collect();
-    let mut contexts = Vec::with_capacity(items.len());
-    for chunk in items.chunks(CONTEXTS_PER_STATEMENT) {
-        contexts.extend(fetch_context_chunk(pool, chunk).await?);
+    let mut chunks = items.chunks(CONTEXTS_PER_STATEMENT);
+    // The policies ride with the first chunk of look-ups.
+    let (policies, mut contexts) = fetch_read_chunk(conn, &keys, chunks.next().unwrap_or_default()).await?;
+    for chunk in chunks {
+        contexts.extend(fetch_read_chunk(conn, &[], chunk).await?.1);
     }
-    let mut contexts = contexts.into_iter();
+    let (mut policies, mut contexts) = (policies.into_iter(), contexts.into_iter());
     Ok(requests
         .iter()
-        .map(|r| contexts.by_ref().take(r.items.len()).collect())
+        .map(|r| {
+            let policy = if r.policy { policies.next() } else { None };
+            (policy, contexts.by_ref().take(r.items.len()).collect())
+        })
         .collect())
 }
 
-/// What storage holds for each `(org, user, client_event_id, captured_at)`: the event under
-/// that id, and the user's latest located event captured at or before that time.
-async fn fetch_context_chunk(
-    pool: &Pool<Db>,
+/// `EVENT_COLUMNS` with only `keep` read of an alias `e`, every other column NULL.
+fn event_columns_only(keep: &[&str]) -> String {
+    EVENT_COLUMNS
+        .split(',')
+        .map(str::trim)
+        .map(|c| {
+            if keep.contains(&c) {
+                format!("e.{c}")
+            } else {
+                format!("NULL AS {c}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The event columns of a row that answers with the policy: all NULL.
+static NO_EVENT_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| event_columns_only(&[]));
+
+/// One statement, three kinds of row told apart by `part`:
+/// 0. per `(org, user)` of `keys`, the org's policy with one of the user's sites (a NULL site
+///    for a user without any); `slot` is the key's number;
+/// 1. per item of `items` `(org, user, client_event_id, captured_at)`, the event under that
+///    id; `slot` is the item's number;
+/// 2. per item, the user's latest located event captured at or before that time.
+///
+/// Each keeps its own index: the primary key `(user_id, site_id)` of `user_sites` (SQLite,
+/// given `org_id` too, preferred the `(org_id, site_id)` index and read every assignment of
+/// the organisation per check-in), the unique key for the retry, and `(org_id, user_id,
+/// captured_at, id)` for the fix, read newest first. Ids are UUIDv7, so among equal
+/// `captured_at` the greatest id was recorded last. The policy rows come first: PostgreSQL
+/// types a UNION's NULL columns from the branches before them, and only the event rows give
+/// the event columns their types.
+async fn fetch_read_chunk(
+    conn: &mut DbConn,
+    keys: &[(Uuid, Uuid)],
     items: &[(Uuid, Uuid, Uuid, DateTime<Utc>)],
-) -> Result<Vec<EventContext>> {
+) -> Result<(Vec<PolicyAndSites>, Vec<EventContext>)> {
+    let mut policies: Vec<Option<PolicyAndSites>> = vec![None; keys.len()];
     let mut contexts = vec![EventContext::default(); items.len()];
-    if items.is_empty() {
-        return Ok(contexts);
+    if keys.is_empty() && items.is_empty() {
+        return Ok((Vec::new(), contexts));
     }
-    // Every item's two reads in one statement, as round trips are most of a check-in's
-    // database time. Each half keeps its own index: the unique key for the retry, and
-    // (org_id, user_id, captured_at, id) for the fix, read newest first. Ids are UUIDv7,
-    // so among equal captured_at the greatest id was recorded last.
-    let mut q = QueryBuilder::<Db>::new("WITH items (item, cid, bound, org, usr) AS (");
-    q.push_values(items.iter().enumerate(), |mut row, (i, (org_id, user_id, client_event_id, at))| {
-        row.push_bind(i as i32)
-            .push_bind(*client_event_id)
-            .push_bind(Timestamp(*at))
-            .push_bind(*org_id)
-            .push_bind(*user_id);
-    });
-    q.push(format_args!(
-        ") SELECT items.item, 1 AS part, {EVENT_COLUMNS} FROM items
-         JOIN attendance_events ON org_id = items.org AND user_id = items.usr AND client_event_id = items.cid
-         UNION ALL
-         SELECT items.item, 2 AS part, {} FROM items ",
-        *FIX_COLUMNS
-    ));
-    let latest = |columns: &str| {
-        format!(
-            "SELECT {columns} FROM attendance_events p
-             WHERE p.org_id = items.org AND p.user_id = items.usr AND p.captured_at <= items.bound
-               AND p.lat IS NOT NULL AND p.lon IS NOT NULL
-             ORDER BY p.captured_at DESC, p.id DESC LIMIT 1"
-        )
-    };
-    if HAS_LATERAL {
+    let mut q = QueryBuilder::<Db>::new("WITH ");
+    if !keys.is_empty() {
+        q.push("keys (k, org, usr) AS (");
+        q.push_values(keys.iter().enumerate(), |mut row, (k, (org_id, user_id))| {
+            row.push_bind(k as i32).push_bind(*org_id).push_bind(*user_id);
+        });
+        q.push(")");
+    }
+    if !items.is_empty() {
+        q.push(if keys.is_empty() { "" } else { ", " });
+        q.push("items (item, cid, bound, org, usr) AS (");
+        q.push_values(items.iter().enumerate(), |mut row, (i, (org_id, user_id, client_event_id, at))| {
+            row.push_bind(i as i32)
+                .push_bind(*client_event_id)
+                .push_bind(Timestamp(*at))
+                .push_bind(*org_id)
+                .push_bind(*user_id);
+        });
+        q.push(")");
+    }
+    if !keys.is_empty() {
         q.push(format_args!(
-            "CROSS JOIN LATERAL ({}) AS e",
-            latest("p.captured_at, p.lat, p.lon, p.accuracy_m")
-        ));
-    } else {
-        q.push(format_args!(
-            "JOIN attendance_events AS e ON e.id = ({})",
-            latest("p.id")
+            " SELECT keys.k AS slot, 0 AS part, o.policy, s.site_id AS user_site, {} FROM keys
+             JOIN orgs o ON o.id = keys.org
+             LEFT JOIN user_sites s ON s.user_id = keys.usr",
+            *NO_EVENT_COLUMNS
         ));
     }
-    let rows = q.build().fetch_all(pool).await?;
-    for row in &rows {
-        let context = answered(&mut contexts, row, "item", "an event look-up")?;
-        if row.try_get::<i32, _>("part")? == 1 {
-            context.existing = Some(event_from_row(row)?);
+    if !items.is_empty() {
+        q.push(if keys.is_empty() { " " } else { " UNION ALL " });
+        q.push(format_args!(
+            "SELECT items.item AS slot, 1 AS part, NULL AS policy, NULL AS user_site, {EVENT_COLUMNS} FROM items
+             JOIN attendance_events ON org_id = items.org AND user_id = items.usr AND client_event_id = items.cid
+             UNION ALL
+             SELECT items.item, 2, NULL, NULL, {} FROM items ",
+            *FIX_COLUMNS
+        ));
+        let latest = |columns: &str| {
+            format!(
+                "SELECT {columns} FROM attendance_events p
+                 WHERE p.org_id = items.org AND p.user_id = items.usr AND p.captured_at <= items.bound
+                   AND p.lat IS NOT NULL AND p.lon IS NOT NULL
+                 ORDER BY p.captured_at DESC, p.id DESC LIMIT 1"
+            )
+        };
+        if HAS_LATERAL {
+            q.push(format_args!(
+                "CROSS JOIN LATERAL ({}) AS e",
+                latest("p.captured_at, p.lat, p.lon, p.accuracy_m")
+            ));
         } else {
-            // Only the fix is read of the previous event: this runs on every check-in.
-            // The query asked for located events; a stored point that no longer parses is
-            // no previous fix.
-            let (lat, lon): (Option<f64>, Option<f64>) = (row.try_get("lat")?, row.try_get("lon")?);
-            context.previous = match lat.zip(lon).map(|(lat, lon)| LatLon::new(lat, lon)) {
-                Some(Ok(point)) => Some(Fix {
-                    point,
-                    accuracy_m: row.try_get::<Option<f64>, _>("accuracy_m")?.unwrap_or(0.0),
-                    at: row.try_get::<Timestamp, _>("captured_at")?.0,
-                }),
-                _ => None,
-            };
+            q.push(format_args!(
+                "JOIN attendance_events AS e ON e.id = ({})",
+                latest("p.id")
+            ));
         }
     }
-    Ok(contexts)
+    for row in q.build().fetch_all(&mut *conn).await? {
+        match row.try_get::<i32, _>("part")? {
+            0 => {
+                let slot = answered(&mut policies, &row, "slot", "a policy look-up")?;
+                let (_, sites) = match slot {
+                    Some(found) => found,
+                    None => slot.insert((row.try_get::<sqlx::types::Json<Policy>, _>("policy")?.0, Vec::new())),
+                };
+                if let Some(site) = row.try_get::<Option<Uuid>, _>("user_site")? {
+                    sites.push(site);
+                }
+            }
+            1 => answered(&mut contexts, &row, "slot", "an event look-up")?.existing = Some(event_from_row(&row)?),
+            _ => {
+                // Only the fix is read of the previous event: this runs on every check-in.
+                // The query asked for located events; a stored point that no longer parses
+                // is no previous fix.
+                let (lat, lon): (Option<f64>, Option<f64>) = (row.try_get("lat")?, row.try_get("lon")?);
+                answered(&mut contexts, &row, "slot", "an event look-up")?.previous =
+                    match lat.zip(lon).map(|(lat, lon)| LatLon::new(lat, lon)) {
+                        Some(Ok(point)) => Some(Fix {
+                            point,
+                            accuracy_m: row.try_get::<Option<f64>, _>("accuracy_m")?.unwrap_or(0.0),
+                            at: row.try_get::<Timestamp, _>("captured_at")?.0,
+                        }),
+                        _ => None,
+                    };
+            }
+        }
+    }
+    let policies = keys
+        .iter()
+        .zip(policies)
+        .map(|((org_id, _), found)| {
+            let (policy, mut sites) =
+                found.ok_or_else(|| StorageError::Corrupt(format!("organisation {org_id} has no policy")))?;
+            sites.sort();
+            Ok((policy, sites))
+        })
+        .collect::<Result<_>>()?;
+    Ok((policies, contexts))
+}
+
+impl SqlRepo {
+    /// A request's reads, through the statement concurrent requests share.
+    async fn read(&self, org_id: Uuid, user_id: Uuid, policy: bool, items: &[(Uuid, DateTime<Utc>)]) -> Result<ReadOutcome> {
+        let request = ReadRequest {
+            org_id,
+            user_id,
+            policy,
+            items: items.to_vec(),
+        };
+        self.shared.reads.submit(request).await.map_err(stopped("check-in reader"))?
+    }
 }
 
 #[async_trait]
@@ -389,12 +440,19 @@ impl EventStore for SqlRepo {
             .map_err(|_| StorageError::Unconfirmed("the event writer stopped".into()))?
     }
 
-    async fn policy_and_sites(&self, org_id: Uuid, user_id: Uuid) -> Result<PolicyAndSites> {
-        self.shared
-            .policies
-            .submit((org_id, user_id))
-            .await
-            .map_err(stopped("policy reader"))?
+    async fn check_in_reads(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        items: &[(Uuid, DateTime<Utc>)],
+    ) -> Result<CheckInReads> {
+        let (policy, contexts) = self.read(org_id, user_id, true, items).await?;
+        let (policy, sites) = policy.ok_or_else(|| StorageError::Corrupt("a policy read answered without one".into()))?;
+        Ok(CheckInReads {
+            policy,
+            sites,
+            contexts,
+        })
     }
 
     async fn get_event(&self, org_id: Uuid, event_id: Uuid) -> Result<Option<StoredEvent>> {
@@ -416,16 +474,7 @@ impl EventStore for SqlRepo {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let request = ContextRequest {
-            org_id,
-            user_id,
-            items: items.to_vec(),
-        };
-        self.shared
-            .contexts
-            .submit(request)
-            .await
-            .map_err(stopped("event look-up"))?
+        Ok(self.read(org_id, user_id, false, items).await?.1)
     }
 
     async fn list_events(&self, org_id: Uuid, filter: &EventFilter, page: PageRequest) -> Result<Page<StoredEvent>> {

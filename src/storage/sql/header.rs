@@ -14,7 +14,7 @@ use crate::storage::audit::{AuditEntry, AuditFilter, AuditStore};
 use crate::storage::auto_check_out::AutoCheckOutStore;
 use crate::storage::batcher::Batcher;
 use crate::storage::events::{
-    Decision, EventContext, EventFilter, EventLocation, EventScope, EventStore, Fix, InsertOutcome, Kind, Location,
+    CheckInReads, Decision, EventContext, EventFilter, EventLocation, EventScope, EventStore, Fix, InsertOutcome, Kind, Location,
     NewEvent, Provider, Reason, Source, Status, StoredEvent, parse_verdict, verdict_name,
 };
 use crate::storage::orgs::{NewOrg, Org, OrgPatch, OrgStore, Policy};
@@ -63,42 +63,42 @@ struct Shared {
     events: Batcher<NewEvent, Result<InsertOutcome>>,
     /// Callers by `(user, session)`: every authenticated request.
     principals: Batcher<(Uuid, Uuid), Result<Option<Principal>>>,
-    /// Policy and sites by `(org, user)`.
-    policies: Batcher<(Uuid, Uuid), Result<PolicyAndSites>>,
-    /// A request's events' look-ups (retry and previous fix).
-    contexts: Batcher<ContextRequest, Result<Vec<EventContext>>>,
+    /// A check-in's reads: policy and sites, and its events' look-ups (retry, previous fix).
+    reads: Batcher<ReadRequest, Result<ReadOutcome>>,
+    /// The connection each of them keeps between flushes.
+    held: [Arc<Held>; 3],
 }
 
 impl Shared {
     fn spawn(pool: &Pool<Db>, options: &DbOptions) -> Self {
         let reads = options.read_batch_max;
+        let held = [Held::new(pool), Held::new(pool), Held::new(pool)];
+        let [events, principals, reads_held] = held.clone();
         Shared {
-            events: Batcher::spawn("event_insert", options.event_batch_max, {
-                let pool = pool.clone();
-                move |events| insert_events(pool.clone(), events)
+            events: Batcher::spawn("event_insert", options.event_batch_max, move |batch| {
+                insert_events(events.clone(), batch)
             }),
-            principals: Batcher::spawn("principal", reads, {
-                let pool = pool.clone();
-                move |keys: Vec<(Uuid, Uuid)>| {
-                    let pool = pool.clone();
-                    async move { each_or_shared(keys.len(), fetch_principals(&pool, &keys).await) }
+            principals: Batcher::spawn("principal", reads, move |keys: Vec<(Uuid, Uuid)>| {
+                let held = principals.clone();
+                async move {
+                    let found = held.with(async |conn| fetch_principals(conn, &keys).await).await;
+                    each_or_shared(keys.len(), found)
                 }
             }),
-            policies: Batcher::spawn("policy", reads, {
-                let pool = pool.clone();
-                move |keys: Vec<(Uuid, Uuid)>| {
-                    let pool = pool.clone();
-                    async move { each_or_shared(keys.len(), fetch_policies(&pool, &keys).await) }
+            reads: Batcher::spawn("check_in_read", reads, move |requests: Vec<ReadRequest>| {
+                let held = reads_held.clone();
+                async move {
+                    let found = held.with(async |conn| fetch_reads(conn, &requests).await).await;
+                    each_or_shared(requests.len(), found)
                 }
             }),
-            contexts: Batcher::spawn("event_lookup", reads, {
-                let pool = pool.clone();
-                move |requests: Vec<ContextRequest>| {
-                    let pool = pool.clone();
-                    async move { each_or_shared(requests.len(), fetch_contexts(&pool, &requests).await) }
-                }
-            }),
+            held,
         }
+    }
+
+    /// Gives back the connections the shared statements keep (`Pool::close` waits for them).
+    fn release(&self) {
+        self.held.iter().for_each(|held| held.release());
     }
 }
 
@@ -164,7 +164,10 @@ impl Repo for SqlRepo {
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        // Marks the pool closed first, so a flush ending meanwhile gives its connection back.
+        let closing = self.pool.close();
+        self.shared.release();
+        closing.await;
     }
 }
 
