@@ -585,6 +585,14 @@ impl Settings {
         if self.database_max_connections == 0 {
             bail!("database_max_connections must be at least 1");
         }
+        let postgres = self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://");
+        if postgres && self.database_listen_url.is_none() && self.database_max_connections < 2 {
+            // Otherwise the server cannot start: the listener would wait for a second one.
+            bail!(
+                "database_max_connections must be at least 2 on PostgreSQL without database_listen_url: \
+                 the geofence change listener keeps one of the pool's connections"
+            );
+        }
         if self.password_hash_concurrency == Some(0) {
             bail!("password_hash_concurrency must be at least 1");
         }
@@ -597,7 +605,8 @@ impl Settings {
         if !(1..=1000).contains(&self.database_event_batch_max) {
             bail!("database_event_batch_max must be 1 to 1000");
         }
-        // At most 3 parameters per request (the event look-ups go in statements of their own size).
+        // At most 3 parameters per request, beside at most 1,000 look-ups of 5 each: within
+        // SQLite's 32,766 per statement.
         if !(1..=1000).contains(&self.database_read_batch_max) {
             bail!("database_read_batch_max must be 1 to 1000");
         }
@@ -792,6 +801,20 @@ mod tests {
         ] {
             assert!(TileSource::parse(bad).is_err(), "{bad} was accepted");
         }
+    }
+
+    #[test]
+    fn a_postgres_pool_leaves_room_beside_the_listener() {
+        let settings = |url: &str, listen: Option<&str>| SettingsArgs {
+            database_url: Some(url.to_owned()),
+            database_listen_url: listen.map(str::to_owned),
+            database_max_connections: Some(1),
+            ..Default::default()
+        };
+        let err = Settings::load(&settings("postgres://db/muster", None)).unwrap_err();
+        assert!(err.to_string().contains("database_max_connections"), "{err}");
+        Settings::load(&settings("postgres://db/muster", Some("postgres://db/muster"))).unwrap();
+        Settings::load(&settings("sqlite://muster.db", None)).unwrap();
     }
 
     #[test]

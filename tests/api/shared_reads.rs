@@ -188,3 +188,42 @@ async fn postgres_check_ins_after_the_database_dropped_every_connection() {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     app.post("/v1/attendance/events", &token, check_in()).await.expect(201);
 }
+
+/// With the smallest pool there is, the shared statements take turns with its one free
+/// connection and with every other query: a pool this small lends none for keeping, so
+/// none waits out its acquire timeout behind another. (PostgreSQL's geofence listener
+/// keeps a second connection for itself.)
+async fn a_one_connection_pool_serves_check_ins_and_other_queries(backend: crate::common::Backend) {
+    let Some(app) = crate::common::TestApp::spawn_with(backend, |s| {
+        s.database_max_connections = match backend {
+            crate::common::Backend::Sqlite => 1,
+            crate::common::Backend::Postgres => 2,
+        };
+        // Long enough for one statement, short enough that a connection kept from the
+        // others would fail this test quickly.
+        s.database_acquire_timeout_s = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin().await;
+    let (_, token) = app.user(&admin, "phone@example.com", &["employee"], None).await;
+    for _ in 0..3 {
+        let event = json!({"client_event_id": Uuid::now_v7(), "kind": "check_in",
+                           "captured_at": chrono::Utc::now().to_rfc3339(),
+                           "location": {"lat": 12.97, "lon": 77.59, "accuracy_m": 5.0}});
+        app.post("/v1/attendance/events", &token, event).await.expect(201);
+        app.get("/v1/attendance/events", &token).await.expect(200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_one_connection_pool_serves_check_ins_and_other_queries() {
+    a_one_connection_pool_serves_check_ins_and_other_queries(crate::common::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_one_connection_pool_serves_check_ins_and_other_queries() {
+    a_one_connection_pool_serves_check_ins_and_other_queries(crate::common::Backend::Postgres).await;
+}

@@ -56,6 +56,9 @@ type Tx = sqlx::Transaction<'static, Db>;
 /// An organisation's policy and one of its users' sites.
 type PolicyAndSites = (Policy, Vec<Uuid>);
 
+/// How many statements [`Shared`] runs.
+const SHARED_STATEMENTS: usize = 3;
+
 /// The statements that concurrent requests share (see `storage::batcher`): what every
 /// check-in reads and writes. Each kind is one statement per batch, whatever the batch's size.
 struct Shared {
@@ -66,13 +69,13 @@ struct Shared {
     /// A check-in's reads: policy and sites, and its events' look-ups (retry, previous fix).
     reads: Batcher<ReadRequest, Result<ReadOutcome>>,
     /// The connection each of them keeps between flushes.
-    held: [Arc<Held>; 3],
+    held: [Arc<Held>; SHARED_STATEMENTS],
 }
 
 impl Shared {
     fn spawn(pool: &Pool<Db>, options: &DbOptions) -> Self {
         let reads = options.read_batch_max;
-        let held = [Held::new(pool), Held::new(pool), Held::new(pool)];
+        let held = Held::each(pool);
         let [events, principals, reads_held] = held.clone();
         Shared {
             events: Batcher::spawn("event_insert", options.event_batch_max, move |batch| {

@@ -7,9 +7,9 @@
 /// PostgreSQL, a message to the worker thread on SQLite, when `test_before_acquire`, the
 /// default) and again, unconditionally, in a spawned task each time it goes back. Taken per
 /// flush, that made every shared statement of a check-in three round trips, two of them
-/// pings: a third of PostgreSQL's CPU and most of the sockets and wake-ups in the profile
-/// (docs/PERFORMANCE.md, "Where a check-in's CPU goes"). A batcher runs one flush at a time,
-/// so it can keep one connection for all of them.
+/// pings. A batcher runs one flush at a time, so it can keep one connection for all of them:
+/// that took 45 % off PostgreSQL's CPU per check-in and a third off the server's
+/// (docs/PERFORMANCE.md, "Kept connections, one read, one caller row").
 ///
 /// The pool's tests still apply wherever they can catch something: a connection idle longer
 /// than [`KEEP_IDLE`] goes back and a tested one is taken, so a database restart or an idle
@@ -17,8 +17,13 @@
 /// fails gives its connection back instead of reusing it (the pool tests it and closes it if
 /// broken), so a restart under load fails the statements in flight, as it would anyway, and
 /// the next flush runs on a fresh connection.
+///
+/// Only a pool of at least [`Held::MIN_POOL`] connections lends any for keeping: in a
+/// smaller one, a connection kept for a flush that may not come would leave the other
+/// statements and queries waiting out their acquire timeout (the pool cannot ask for it back).
 struct Held {
     pool: Pool<Db>,
+    keeps: bool,
     kept: std::sync::Mutex<Option<(sqlx::pool::PoolConnection<Db>, std::time::Instant)>>,
 }
 
@@ -27,10 +32,19 @@ struct Held {
 const KEEP_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Held {
-    fn new(pool: &Pool<Db>) -> Arc<Self> {
-        Arc::new(Held {
-            pool: pool.clone(),
-            kept: std::sync::Mutex::new(None),
+    /// Twice what the shared statements would keep: the rest of the server always has at
+    /// least half of the pool.
+    const MIN_POOL: u32 = 2 * SHARED_STATEMENTS as u32;
+
+    /// One per shared statement of `pool`.
+    fn each(pool: &Pool<Db>) -> [Arc<Self>; SHARED_STATEMENTS] {
+        let keeps = pool.options().get_max_connections() >= Self::MIN_POOL;
+        std::array::from_fn(|_| {
+            Arc::new(Held {
+                pool: pool.clone(),
+                keeps,
+                kept: std::sync::Mutex::new(None),
+            })
         })
     }
 
@@ -55,13 +69,14 @@ impl Held {
         Ok(self.pool.acquire().await?)
     }
 
-    /// Keeps `conn` for the next flush after `outcome` (a flush's result), unless the flush
-    /// failed (the connection's state is unknown) or the pool is closing.
+    /// Keeps `conn` for the next flush after `outcome` (a flush's result), unless this
+    /// statement does not keep connections, the flush failed (the connection's state is
+    /// unknown) or the pool is closing.
     fn put_back<R>(&self, conn: sqlx::pool::PoolConnection<Db>, outcome: &Result<R>) {
         let mut kept = self.lock();
         // Checked under the lock: `release` runs after the pool is marked closed, so a
         // flush ending during shutdown either sees it closed or has its connection released.
-        if outcome.is_ok() && !self.pool.is_closed() {
+        if self.keeps && outcome.is_ok() && !self.pool.is_closed() {
             *kept = Some((conn, std::time::Instant::now()));
         }
     }
