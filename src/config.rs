@@ -585,8 +585,10 @@ impl Settings {
         if self.database_max_connections == 0 {
             bail!("database_max_connections must be at least 1");
         }
-        let postgres = self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://");
-        if postgres && self.database_listen_url.is_none() && self.database_max_connections < 2 {
+        if crate::storage::is_postgres_url(&self.database_url)
+            && self.database_listen_url.is_none()
+            && self.database_max_connections < 2
+        {
             // Otherwise the server cannot start: the listener would wait for a second one.
             bail!(
                 "database_max_connections must be at least 2 on PostgreSQL without database_listen_url: \
@@ -597,7 +599,7 @@ impl Settings {
             bail!("password_hash_concurrency must be at least 1");
         }
         if let Some(url) = &self.database_listen_url
-            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+            && !crate::storage::is_postgres_url(url)
         {
             bail!("database_listen_url must be a postgres:// URL (SQLite needs no listener)");
         }

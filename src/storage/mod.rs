@@ -40,10 +40,15 @@ pub use page::{Page, PageRequest};
 pub use repo::{DbOptions, PoolStats, Repo};
 pub use time::Timestamp;
 
+/// Whether `url` names a PostgreSQL database (else SQLite, or nothing muster opens).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// Opens the database named by `url`, creating a SQLite file (and its directory) if
 /// missing, and applies the backend's migrations when `migrate` is set.
 pub async fn open(url: &str, options: &DbOptions, migrate: bool) -> Result<Arc<dyn Repo>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if is_postgres_url(url) {
         Ok(Arc::new(postgres::SqlRepo::open(url, options, migrate).await?))
     } else if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqlRepo::open(url, options, migrate).await?))

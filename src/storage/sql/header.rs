@@ -76,20 +76,20 @@ impl Shared {
     fn spawn(pool: &Pool<Db>, options: &DbOptions) -> Self {
         let reads = options.read_batch_max;
         let held = Held::each(pool);
-        let [events, principals, reads_held] = held.clone();
+        let [events_conn, principals_conn, reads_conn] = held.clone();
         Shared {
             events: Batcher::spawn("event_insert", options.event_batch_max, move |batch| {
-                insert_events(events.clone(), batch)
+                insert_events(events_conn.clone(), batch)
             }),
             principals: Batcher::spawn("principal", reads, move |keys: Vec<(Uuid, Uuid)>| {
-                let held = principals.clone();
+                let held = principals_conn.clone();
                 async move {
                     let found = held.with(async |conn| fetch_principals(conn, &keys).await).await;
                     each_or_shared(keys.len(), found)
                 }
             }),
             reads: Batcher::spawn("check_in_read", reads, move |requests: Vec<ReadRequest>| {
-                let held = reads_held.clone();
+                let held = reads_conn.clone();
                 async move {
                     let found = held.with(async |conn| fetch_reads(conn, &requests).await).await;
                     each_or_shared(requests.len(), found)
